@@ -1,0 +1,1 @@
+"""pisight converter (workstation half)."""

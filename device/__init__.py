@@ -1,0 +1,1 @@
+"""pisight device runtime: never imports TensorFlow."""

@@ -1,0 +1,118 @@
+"""Interpreter shim: one `make_interpreter` over LiteRT, tflite-runtime and tf.lite.
+
+    interpreter, runtime = make_interpreter("model.tflite", runtime=None, threads=2)
+
+With runtime=None the first importable one wins, in the order of RUNTIMES: LiteRT is
+the maintained runtime (and the only one on Python 3.13); tflite-runtime is frozen at
+2.14 and needs numpy<2; TensorFlow is the heavy last resort on a workstation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+# Runtime name -> module that provides Interpreter and load_delegate.
+RUNTIMES: dict[str, str] = {
+    "litert": "ai_edge_litert.interpreter",
+    "tflite-runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow.lite",
+}
+INSTALL_HINTS: dict[str, str] = {
+    "litert": "pip install ai-edge-litert",
+    "tflite-runtime": "pip install tflite-runtime 'numpy<2' (Python <= 3.11 only)",
+    "tensorflow": "pip install 'pisight[convert]'",
+}
+EDGETPU_MARKER = b"edgetpu-custom-op"
+EDGETPU_LIBRARY = "libedgetpu.so.1"
+
+
+class RuntimeUnavailableError(RuntimeError):
+    """No usable interpreter runtime, or the forced one is missing."""
+
+
+class ModelLoadError(RuntimeError):
+    """The model file cannot be loaded by the runtime."""
+
+
+def _interpreter_module(name: str) -> Any:
+    if name not in RUNTIMES:
+        raise RuntimeUnavailableError(
+            f"unknown runtime {name!r}; choose one of: {', '.join(RUNTIMES)}"
+        )
+    try:
+        module = importlib.import_module(RUNTIMES[name])
+    except Exception as exc:  # tflite-runtime beside numpy 2 fails with AttributeError
+        raise RuntimeUnavailableError(
+            f"runtime {name!r} is not importable ({type(exc).__name__}: {exc}); "
+            f"install it with: {INSTALL_HINTS[name]}"
+        ) from exc
+    if name == "tensorflow":
+        return _TensorFlowLite(module)
+    return module
+
+
+class _TensorFlowLite:
+    """Adapts tf.lite to the `Interpreter` / `load_delegate` names of the other two."""
+
+    def __init__(self, lite: Any) -> None:
+        self.Interpreter = lite.Interpreter
+        self.load_delegate = lite.experimental.load_delegate
+
+
+def available_runtimes() -> list[str]:
+    found = []
+    for name in RUNTIMES:
+        try:
+            _interpreter_module(name)
+        except RuntimeUnavailableError:
+            continue
+        found.append(name)
+    return found
+
+
+def resolve_runtime(name: str | None) -> tuple[str, Any]:
+    """The runtime forced by name, else the first importable one."""
+    if name is not None:
+        return name, _interpreter_module(name)
+    for candidate in RUNTIMES:
+        try:
+            return candidate, _interpreter_module(candidate)
+        except RuntimeUnavailableError:
+            continue
+    raise RuntimeUnavailableError(
+        "no TFLite runtime is installed; install one with: pip install 'pisight[device]'"
+    )
+
+
+def make_interpreter(
+    model_path: str | Path, runtime: str | None = None, threads: int | None = None
+) -> tuple[Any, str]:
+    """Build and allocate an interpreter; returns (interpreter, runtime name)."""
+    path = Path(model_path)
+    content = path.read_bytes()
+    name, module = resolve_runtime(runtime)
+    delegates = []
+    if EDGETPU_MARKER in content:
+        delegates.append(_load_edgetpu(module))
+    try:
+        interpreter = module.Interpreter(
+            model_content=content, num_threads=threads, experimental_delegates=delegates or None
+        )
+        interpreter.allocate_tensors()
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{path}: the {name} runtime cannot load it: {reason}") from exc
+    return interpreter, name
+
+
+def _load_edgetpu(module: Any) -> Any:
+    try:
+        return module.load_delegate(EDGETPU_LIBRARY)
+    except (ValueError, OSError) as exc:
+        raise ModelLoadError(
+            "this model is compiled for the Edge TPU but the libedgetpu delegate is not "
+            "available: install libedgetpu1-std and plug in the Coral, or use the model "
+            "compiled without edgetpu_compiler"
+        ) from exc

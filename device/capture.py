@@ -37,7 +37,7 @@ import numpy as np
 
 from .frames import Frame
 from .handoff import LatestSlot, SlotClosedError
-from .sources import FrameSource, SourceError
+from .sources import FrameSource, SourceError, as_bgr
 
 log = logging.getLogger("pisight.capture")
 
@@ -73,6 +73,7 @@ class CaptureWorker:
         self._thread: threading.Thread | None = None
         self._backoff_index = 0
         self._bad_frames_closed = 0  # bad frames of sources already closed
+        self._bad_frames_rejected = 0  # frames a source let through that were not BGR uint8
         self._online = False
         self._started_at = 0.0
         self.live = False
@@ -118,7 +119,7 @@ class CaptureWorker:
     @property
     def bad_frames(self) -> int:
         current = getattr(self._source, "bad_frames", 0) if self._source is not None else 0
-        return self._bad_frames_closed + int(current)
+        return self._bad_frames_closed + self._bad_frames_rejected + int(current)
 
     @property
     def online(self) -> bool:
@@ -160,13 +161,20 @@ class CaptureWorker:
             self._close_source()
             return True
         if image is None:
+            if self._stop.is_set():
+                return False  # closed under a blocked read by stop(): not a real end
             self.ended.set()
             self._slot.close()
             return False
         self._publish(image)
         return True
 
-    def _publish(self, image: np.ndarray) -> None:
+    def _publish(self, raw: np.ndarray) -> None:
+        # Sources validate already; this guards third-party ones so Frame() never raises.
+        image = as_bgr(raw)
+        if image is None:
+            self._bad_frames_rejected += 1
+            return
         frame = Frame(image, time.time(), self.frames_captured)
         self.frames_captured += 1
         self.last_frame_time = time.monotonic()
@@ -204,9 +212,9 @@ class CaptureWorker:
         """Close the current source once, whichever thread gets here first."""
         with self._source_lock:
             source, self._source = self._source, None
-        if source is None:
-            return
-        self._bad_frames_closed += int(getattr(source, "bad_frames", 0))
+            if source is None:
+                return
+            self._bad_frames_closed += int(getattr(source, "bad_frames", 0))
         try:
             source.close()
         except Exception as exc:  # a failing close must not hide the original problem

@@ -124,7 +124,7 @@ class Detector:
         return detections.top(options.max_detections)
 
     def _warn_on_unknown_classes(self, detections: Detections) -> None:
-        if self._warned_unknown_class or not len(detections):
+        if self._warned_unknown_class or not len(detections) or not self.labels.names:
             return
         highest = int(detections.class_ids.max())
         if highest >= self.labels.count:

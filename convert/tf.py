@@ -1,0 +1,27 @@
+"""Import TensorFlow the one way this project uses it.
+
+    from pisight.convert.tf import tf, keras
+
+TF 2.21 ships Keras 3, but tensorflow-model-optimization (pruning, QAT) and clean INT8
+calibration need the legacy tf-keras (DESIGN.md), selected by TF_USE_LEGACY_KERAS=1
+before TensorFlow is first imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+try:
+    import tensorflow as tf
+    import tf_keras as keras
+except ImportError as exc:  # a device-only install
+    raise ImportError(
+        "this command needs the workstation half: pip install 'pisight[convert]'"
+    ) from exc
+
+tf.get_logger().setLevel("ERROR")
+
+__all__ = ["keras", "tf"]

@@ -1,0 +1,29 @@
+"""Shared fixtures: real tiny models built once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def ssd_int8(model_dir: Path) -> Path:
+    from tests.models import build_tiny_ssd
+
+    return build_tiny_ssd(model_dir, mode="int8")
+
+
+@pytest.fixture(scope="session")
+def ssd_bundle(model_dir: Path, ssd_int8: Path) -> Path:
+    from tests.models import SSD_LABELS, write_bundle
+
+    metadata = {"format_version": 1, "task": "detection", "input": {"mean": 0.0, "std": 1.0}}
+    return write_bundle(model_dir / "bundle", ssd_int8, SSD_LABELS, metadata)

@@ -4,8 +4,9 @@
     detections = detector.detect(frame.image)
     detector.last_inference_ms
 
-`detect` is `_preprocess` -> `_invoke` -> `_postprocess`; only `_invoke` is timed as
-inference, the same span `pisight bench` measures. The detector never draws.
+`detect` is `prepare` -> `_invoke` -> `_postprocess`; the pipeline runs `prepare` in
+its own thread so resizing overlaps the previous invoke. Only `_invoke` is timed as
+inference, the span `pisight bench` measures. The detector never draws.
 """
 
 from __future__ import annotations
@@ -90,11 +91,16 @@ class Detector:
         return self.spec.task
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
-        tensor = self._preprocess(image_bgr)
-        raw = self._invoke(tensor)
-        return self._postprocess(raw, image_bgr.shape[1], image_bgr.shape[0])
+        return self.detect_prepared(self.prepare(image_bgr), image_bgr.shape[1], image_bgr.shape[0])
 
-    def _preprocess(self, image_bgr: np.ndarray) -> np.ndarray:
+    def detect_prepared(
+        self, tensor: np.ndarray, frame_width: int, frame_height: int
+    ) -> Detections:
+        """Inference on a tensor from `prepare`; boxes in pixels of the original frame."""
+        return self._postprocess(self._invoke(tensor), frame_width, frame_height)
+
+    def prepare(self, image_bgr: np.ndarray) -> np.ndarray:
+        """A BGR frame -> the (1, h, w, 3) input tensor."""
         spec = self.spec.input
         pixels = frame_to_model_pixels(image_bgr, spec.width, spec.height)
         return apply_lookup_table(pixels, spec.lookup_table)[np.newaxis]

@@ -1,0 +1,5 @@
+import sys
+
+from pisight.device.cli import main
+
+sys.exit(main())

@@ -1,0 +1,92 @@
+"""The `pisight` command: one console script, a `main(argv) -> int` per subcommand.
+
+    pisight run --model models/demo/bundle --source video.mp4 --frames 200
+    pisight bench models/demo/bundle --threads 2
+
+Device subcommands import only the device half. Workstation subcommands import
+pisight.convert lazily, so a device-only install fails with one line naming the extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from pisight.device import bench, run
+
+# Subcommand -> (module with add_arguments/main, one-line help). Host-only commands are
+# imported on use: their modules import TensorFlow.
+DEVICE_COMMANDS: dict[str, tuple[object, str]] = {
+    "run": (run, "stream a camera through a model: live view, logs, metrics"),
+    "bench": (bench, "interpreter latency percentiles of a model"),
+}
+HOST_COMMANDS: dict[str, tuple[str, str]] = {}
+
+# Errors that are the user's input, not our bug: one line on stderr, exit 2.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError, ImportError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pisight",
+        description="Object detection on a Raspberry Pi, from training to live stream.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, summary) in DEVICE_COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary)
+        module.add_arguments(sub)
+    for name, (module_name, summary) in HOST_COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary, add_help=False)
+        sub.add_argument("rest", nargs=argparse.REMAINDER)
+        sub.set_defaults(host_module=module_name)
+    return parser
+
+
+def _host_command(module_name: str, name: str, argv: Sequence[str]) -> int:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if "tensorflow" not in str(exc) and "pisight[convert]" not in str(exc):
+            raise
+        print(
+            f"pisight {name}: needs the workstation half; install it with "
+            f"pip install 'pisight[convert]'",
+            file=sys.stderr,
+        )
+        return 2
+    parser = argparse.ArgumentParser(prog=f"pisight {name}", description=HOST_COMMANDS[name][1])
+    module.add_arguments(parser)
+    return _call(module.main, parser.parse_args(list(argv)))
+
+
+def _call(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        return 0
+    except USER_ERRORS as exc:
+        logging.getLogger("pisight").debug("details", exc_info=True)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"pisight: error: {message}", file=sys.stderr)
+        return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="pisight: %(message)s",
+        stream=sys.stderr,
+    )
+    if getattr(args, "host_module", None):
+        return _host_command(args.host_module, args.command, args.rest)
+    module = DEVICE_COMMANDS[args.command][0]
+    return _call(module.main, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""The device pipeline: capture -> prepare -> inference -> output, one thread each.
+
+    pipeline = Pipeline(detector, capture, PipelineOptions(max_frames=200), broadcast)
+    summary = pipeline.run(stop_event)      # blocks until the source ends, N frames, or stop
+    print(summary.line())
+
+Threads are joined by one-slot LatestSlot handoffs: for a live camera a slow stage
+drops stale frames (counted) instead of queueing them; a file source is lossless.
+The output thread draws and JPEG-encodes a frame only when someone consumes it (a
+viewer, a snapshot, the recorder), once, and every viewer shares those bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from pisight.device.annotate import BoxAnnotator, MetricsOverlay
+from pisight.device.capture import CaptureWorker
+from pisight.device.detections import Detections
+from pisight.device.detector import Detector
+from pisight.device.frames import Frame
+from pisight.device.handoff import LatestSlot, SlotClosedError
+from pisight.device.metrics import FPSMonitor, LatencyWindow, SystemSampler
+from pisight.device.outputs import DetectionLog, MetricsLog, Recorder
+
+log = logging.getLogger("pisight.pipeline")
+POLL_S = 0.2  # every blocking wait wakes this often to notice a stop
+
+
+class Broadcast(Protocol):
+    def wanted(self) -> bool: ...
+    def publish(self, jpeg: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    max_frames: int | None = None
+    """Stop after this many processed frames."""
+    detections_jsonl: Path | None = None
+    metrics_csv: Path | None = None
+    record_mp4: Path | None = None
+    record_fps: float = 15.0
+    jpeg_quality: int = 80
+    overlay: bool = True
+    """Draw the FPS/CPU/memory line on the stream."""
+    metrics_interval_s: float = 1.0
+    on_first_frame: Any = None
+    """Called once after the first processed frame (systemd READY, launch timing)."""
+    on_heartbeat: Any = None
+    """Called from the inference loop at most once a second (systemd watchdog)."""
+
+
+@dataclass
+class _Prepared:
+    frame: Frame
+    tensor: np.ndarray
+
+
+@dataclass
+class _Result:
+    frame: Frame
+    detections: Detections
+    inference_ms: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    frames: int
+    fps: float
+    inference_ms_p50: float | None
+    rss_mb_max: float
+    dropped: int
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        p50 = "" if self.inference_ms_p50 is None else f"{self.inference_ms_p50:.2f}"
+        return (
+            f"frames={self.frames} fps={self.fps:.2f} inference_ms_p50={p50} "
+            f"rss_mb_max={self.rss_mb_max:.1f} dropped={self.dropped}"
+        )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        detector: Detector,
+        capture: CaptureWorker,
+        frame_slot: LatestSlot[Frame],
+        options: PipelineOptions,
+        broadcast: Broadcast | None = None,
+    ) -> None:
+        self.detector = detector
+        self.capture = capture
+        self.options = options
+        self.broadcast = broadcast
+        self._frames_in = frame_slot
+        self._prepared: LatestSlot[_Prepared] = LatestSlot()
+        self._results: LatestSlot[_Result] = LatestSlot()
+        self._done = threading.Event()
+        self._fps = FPSMonitor()
+        self._latency = LatencyWindow()
+        self._sampler = SystemSampler()
+        self._status: dict[str, Any] = {}
+        self._status_lock = threading.Lock()
+        self.frames = 0
+        self.rss_mb_max = 0.0
+        self._started = time.monotonic()
+        self._first_frame_at: float | None = None
+        self._last_result_at: float | None = None
+        self._threads: list[threading.Thread] = []
+        self._detection_log = (
+            DetectionLog(options.detections_jsonl, capture.description)
+            if options.detections_jsonl
+            else None
+        )
+        self._metrics_log = MetricsLog(options.metrics_csv) if options.metrics_csv else None
+        self._recorder = (
+            Recorder(options.record_mp4, options.record_fps) if options.record_mp4 else None
+        )
+        self._boxes = BoxAnnotator()
+        self._overlay = MetricsOverlay()
+        self.error: BaseException | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> Summary:
+        """Run until the source ends, max_frames is reached, or stop is set."""
+        self._started = time.monotonic()
+        for name, target in (
+            ("prepare", self._prepare_loop),
+            ("inference", self._inference_loop),
+            ("output", self._output_loop),
+            ("metrics", self._metrics_loop),
+        ):
+            thread = threading.Thread(target=self._guard(target), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        while not stop.is_set() and not self._done.is_set():
+            stop.wait(POLL_S)
+        return self._shutdown()
+
+    def _guard(self, target):
+        def run() -> None:
+            try:
+                target()
+            except SlotClosedError:
+                pass
+            except BaseException as exc:  # a worker died: end the run, report why
+                self.error = exc
+                log.exception("the %s thread failed", threading.current_thread().name)
+            finally:
+                self._done.set()
+
+        return run
+
+    def _shutdown(self) -> Summary:
+        self._done.set()
+        self.capture.stop()
+        for slot in (self._frames_in, self._prepared, self._results):
+            slot.close()
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        summary = self.summary()
+        if self._metrics_log:
+            self._metrics_log.write({**self.status(), **summary.values}, row="summary")
+            self._metrics_log.close()
+        if self._detection_log:
+            self._detection_log.close()
+        if self._recorder:
+            self._recorder.close()
+        return summary
+
+    # -- stages ----------------------------------------------------------------------
+
+    def _prepare_loop(self) -> None:
+        lossless = not self.capture.live
+        while not self._done.is_set():
+            frame = self._frames_in.get(timeout=POLL_S)
+            if frame is None:
+                continue
+            prepared = _Prepared(frame, self.detector.prepare(frame.image))
+            while not self._prepared.put(prepared, wait=lossless, timeout=POLL_S):
+                if self._done.is_set():
+                    return
+        # reaching here means stop; an ended source raises SlotClosedError instead
+
+    def _inference_loop(self) -> None:
+        last_heartbeat = 0.0
+        while not self._done.is_set():
+            try:
+                prepared = self._prepared.get(timeout=POLL_S)
+            except SlotClosedError:
+                self._done.set()  # the source ended and every frame was processed
+                return
+            if prepared is None:
+                continue
+            frame = prepared.frame
+            detections = self.detector.detect_prepared(prepared.tensor, frame.width, frame.height)
+            self._record_inference(frame, detections)
+            now = time.monotonic()
+            if self.options.on_heartbeat and now - last_heartbeat >= 1.0:
+                last_heartbeat = now
+                self.options.on_heartbeat()
+            if self.options.max_frames and self.frames >= self.options.max_frames:
+                self._done.set()
+
+    def _record_inference(self, frame: Frame, detections: Detections) -> None:
+        inference_ms = self.detector.last_inference_ms
+        self.frames += 1
+        self._fps.tick()
+        self._latency.add(inference_ms)
+        self._last_result_at = time.monotonic()
+        if self._detection_log:
+            self._detection_log.write(frame, detections, inference_ms)
+        self._results.put(_Result(frame, detections, inference_ms))
+        if self._first_frame_at is None:
+            self._first_frame_at = self._last_result_at
+            if self.options.on_first_frame:
+                self.options.on_first_frame()
+
+    def _output_loop(self) -> None:
+        while True:
+            try:
+                result = self._results.get(timeout=POLL_S)
+            except SlotClosedError:
+                return
+            if result is None:
+                continue
+            viewers = self.broadcast is not None and self.broadcast.wanted()
+            if not viewers and self._recorder is None:
+                continue  # nobody looks: drawing and encoding would only cost CPU
+            scene = self._boxes.annotate(result.frame.image, result.detections)
+            if self.options.overlay:
+                scene = self._overlay.annotate(scene, self.status())
+            if self._recorder:
+                self._recorder.write(scene)
+            if viewers:
+                quality = [cv2.IMWRITE_JPEG_QUALITY, self.options.jpeg_quality]
+                ok, jpeg = cv2.imencode(".jpg", scene, quality)
+                if ok:
+                    self.broadcast.publish(jpeg.tobytes())
+
+    def _metrics_loop(self) -> None:
+        interval = self.options.metrics_interval_s
+        next_at = time.monotonic() + interval
+        while not self._done.wait(max(0.0, next_at - time.monotonic())):
+            next_at += interval
+            self._sample()
+            if self._metrics_log:
+                self._metrics_log.write(self.status())
+
+    def _sample(self) -> None:
+        reading = self._sampler.sample()
+        self.rss_mb_max = max(self.rss_mb_max, reading.rss_mb)
+        with self._status_lock:
+            self._status = {
+                "cpu_percent": reading.cpu_percent,
+                "system_cpu_percent": reading.system_cpu_percent,
+                "rss_mb": round(reading.rss_mb, 1),
+                "temperature_c": reading.temperature_c,
+                "throttled": reading.throttled,
+            }
+
+    # -- reporting -------------------------------------------------------------------
+
+    @property
+    def dropped(self) -> int:
+        """Frames captured that never reached inference."""
+        return self.capture.dropped + self._prepared.dropped
+
+    @property
+    def launch_to_first_frame_s(self) -> float | None:
+        if self._first_frame_at is None:
+            return None
+        return self._first_frame_at - self._started
+
+    def status(self) -> dict[str, Any]:
+        with self._status_lock:
+            system = dict(self._status)
+        age = None if self._last_result_at is None else time.monotonic() - self._last_result_at
+        return {
+            "time": round(time.time(), 3),
+            "frames": self.frames,
+            "fps": round(self._fps.fps, 2),
+            "inference_ms_p50": _rounded(self._latency.percentile(50)),
+            "inference_ms_p90": _rounded(self._latency.percentile(90)),
+            "cpu_percent": system.get("cpu_percent"),
+            "system_cpu_percent": system.get("system_cpu_percent"),
+            "rss_mb": system.get("rss_mb"),
+            "temperature_c": system.get("temperature_c"),
+            "throttled": system.get("throttled"),
+            "dropped_frames": self.dropped,
+            "last_frame_age_s": None if age is None else round(age, 3),
+            "source": self.capture.description,
+            "source_online": self.capture.online,
+            "runtime": self.detector.runtime,
+            "uptime_s": round(time.monotonic() - self._started, 1),
+        }
+
+    def summary(self) -> Summary:
+        self._sample()
+        elapsed = (time.monotonic() - self._first_frame_at) if self._first_frame_at else 0.0
+        fps = (self.frames - 1) / elapsed if self.frames > 1 and elapsed > 0 else 0.0
+        values = {"frames": self.frames, "fps": round(fps, 2), "rss_mb": round(self.rss_mb_max, 1)}
+        return Summary(
+            self.frames, fps, _rounded(self._latency.percentile(50)), self.rss_mb_max,
+            self.dropped, values,
+        )  # fmt: skip
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pisight.device import bench, run
+from pisight.device.sources import SourceError
 
 # Subcommand -> (module with add_arguments/main, one-line help). Host-only commands are
 # imported on use: their modules import TensorFlow.
@@ -26,7 +27,13 @@ DEVICE_COMMANDS: dict[str, tuple[object, str]] = {
 HOST_COMMANDS: dict[str, tuple[str, str]] = {}
 
 # Errors that are the user's input, not our bug: one line on stderr, exit 2.
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError, ImportError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    OSError,
+    RuntimeError,
+    ImportError,
+    SourceError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,8 +55,9 @@ def decode_classifier(
     probabilities = values if _are_probabilities(values) else _softmax(values)
     best = np.argsort(-probabilities, kind="stable")[:top_k]
     best = best[probabilities[best] >= score_threshold]
-    # A classifier with one class more than the label file names has a background class 0.
-    offset = 1 if len(values) == labels.count + 1 and labels.offset == 0 else 0
+    # A classifier with one class more than the label file names has a background class 0,
+    # whether or not the file lists it (Labels.name adds the file's own offset back).
+    offset = 1 if len(values) == labels.count + 1 else 0
     class_ids = (best - offset).astype(np.int32)
     return Detections(
         np.full((len(best), 4), np.nan, np.float32),

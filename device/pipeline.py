@@ -151,12 +151,9 @@ class Pipeline:
         def run() -> None:
             try:
                 target()
-            except SlotClosedError:
-                pass
             except BaseException as exc:  # a worker died: end the run, report why
                 self.error = exc
                 log.exception("the %s thread failed", threading.current_thread().name)
-            finally:
                 self._done.set()
 
         return run
@@ -183,14 +180,20 @@ class Pipeline:
     def _prepare_loop(self) -> None:
         lossless = not self.capture.live
         while not self._done.is_set():
-            frame = self._frames_in.get(timeout=POLL_S)
+            try:
+                frame = self._frames_in.get(timeout=POLL_S)
+            except SlotClosedError:  # the source ended: pass the end on after the last frame
+                self._prepared.close()
+                return
             if frame is None:
                 continue
             prepared = _Prepared(frame, self.detector.prepare(frame.image))
-            while not self._prepared.put(prepared, wait=lossless, timeout=POLL_S):
-                if self._done.is_set():
-                    return
-        # reaching here means stop; an ended source raises SlotClosedError instead
+            try:
+                while not self._prepared.put(prepared, wait=lossless, timeout=POLL_S):
+                    if self._done.is_set():
+                        return
+            except SlotClosedError:
+                return
 
     def _inference_loop(self) -> None:
         last_heartbeat = 0.0
@@ -220,7 +223,12 @@ class Pipeline:
         self._last_result_at = time.monotonic()
         if self._detection_log:
             self._detection_log.write(frame, detections, inference_ms)
-        self._results.put(_Result(frame, detections, inference_ms))
+        # A recording of a file keeps every frame; live, the output stage may skip some.
+        lossless = self._recorder is not None and not self.capture.live
+        result = _Result(frame, detections, inference_ms)
+        while not self._results.put(result, wait=lossless, timeout=POLL_S):
+            if self._done.is_set():
+                break
         if self._first_frame_at is None:
             self._first_frame_at = self._last_result_at
             if self.options.on_first_frame:

@@ -17,7 +17,9 @@ from typing import Any
 RUNTIMES: dict[str, str] = {
     "litert": "ai_edge_litert.interpreter",
     "tflite-runtime": "tflite_runtime.interpreter",
-    "tensorflow": "tensorflow.lite",
+    # Not "tensorflow.lite": importing that path yields TF's source package, which has no
+    # Interpreter; the public tf.lite API is only reachable as an attribute of tensorflow.
+    "tensorflow": "tensorflow",
 }
 INSTALL_HINTS: dict[str, str] = {
     "litert": "pip install ai-edge-litert",
@@ -49,7 +51,7 @@ def _interpreter_module(name: str) -> Any:
             f"install it with: {INSTALL_HINTS[name]}"
         ) from exc
     if name == "tensorflow":
-        return _TensorFlowLite(module)
+        return _TensorFlowLite(module.lite)
     return module
 
 

@@ -4,6 +4,8 @@ Every source returns BGR uint8 arrays of shape (h, w, 3) from ``read()``, ``None
 once a finite source has ended, and raises ``SourceError`` when a device or stream
 fails (the capture worker then reopens it). The kind is resolved from the spec
 string and the class is picked from the explicit ``SOURCE_KINDS`` dict.
+Files and directories live here, live cameras in cameras.py, and what every source
+shares in source_base.py; all of them are importable from this module.
 
 Usage::
 
@@ -22,96 +24,51 @@ A spec may also name its kind explicitly, as ``description`` prints it:
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import cv2
-import numpy as np
+
+from .cameras import Picamera2Source, StreamSource, WebcamSource, redact_url
+from .source_base import (
+    DEFAULT_OPTIONS,
+    MAX_BAD_FRAMES_IN_A_ROW,
+    BaseSource,
+    FrameSource,
+    SourceError,
+    SourceOptions,
+    as_bgr,
+)
+
+# What capture.py, run.py and the tests have always imported from here.
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "IMAGE_EXTENSIONS",
+    "MAX_BAD_FRAMES_IN_A_ROW",
+    "SOURCE_KINDS",
+    "STREAM_SCHEMES",
+    "BaseSource",
+    "FrameSource",
+    "ImageDirSource",
+    "ImageSource",
+    "Picamera2Source",
+    "SourceError",
+    "SourceOptions",
+    "StreamSource",
+    "VideoFileSource",
+    "WebcamSource",
+    "as_bgr",
+    "open_source",
+    "redact_url",
+    "resolve_kind",
+    "source_class",
+    "split_spec",
+]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
-# A camera that keeps sending unusable frames is broken, not noisy: give up and reopen.
-MAX_BAD_FRAMES_IN_A_ROW = 100
 _WEBCAM_SPEC = re.compile(r"\d+|/dev/video\d+")
-
-
-class SourceError(Exception):
-    """A source cannot be opened or stopped working; the message names the fix."""
-
-
-class FrameSource(Protocol):
-    description: str
-    live: bool
-
-    def read(self) -> np.ndarray | None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """What open_source passes to every source class; each uses the fields it needs."""
-
-    loop: bool = False  # files/dirs/images: start again at the end instead of ending
-    width: int | None = None  # cameras: requested frame width in pixels
-    height: int | None = None  # cameras: requested frame height in pixels
-    fps: float | None = None  # cameras: requested rate; files with realtime: pacing rate
-    realtime: bool = False  # files: deliver at the file's frame rate, not as fast as consumed
-
-
-def as_bgr(image: object) -> np.ndarray | None:
-    """Return image as contiguous BGR uint8 (h, w, 3), or None when it cannot be one."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        return None
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image.ndim == 3 and image.shape[2] == 3 and image.size > 0:
-        return np.ascontiguousarray(image)
-    return None
-
-
-class _Source:
-    """Shared frame validation: subclasses implement _read_raw (None means ended)."""
-
-    description = ""
-    live = False
-
-    def __init__(self) -> None:
-        self.bad_frames = 0
-
-    def _read_raw(self) -> object | None:
-        raise NotImplementedError
-
-    def read(self) -> np.ndarray | None:
-        for _ in range(MAX_BAD_FRAMES_IN_A_ROW):
-            raw = self._read_raw()
-            if raw is None:
-                return None
-            image = as_bgr(raw)
-            if image is not None:
-                return image
-            self.bad_frames += 1  # a corrupt frame is skipped, never fatal
-        raise SourceError(
-            f"{self.description} gave {MAX_BAD_FRAMES_IN_A_ROW} unusable frames in a row "
-            "(expected 8-bit gray, BGR or BGRA images)"
-        )
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> _Source:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class _Pacer:
@@ -139,146 +96,10 @@ def _existing_path(target: str, wanted: str) -> Path:
     return path
 
 
-class Picamera2Source(_Source):
-    """The Raspberry Pi camera through picamera2 (libcamera)."""
-
-    live = True
-
-    def __init__(self, target: str = "", options: SourceOptions = SourceOptions()) -> None:
-        super().__init__()
-        self.description = "picamera"
-        try:
-            from picamera2 import Picamera2  # only on a Pi; keeps the import cheap elsewhere
-        except ImportError as exc:
-            raise SourceError(
-                "picamera2 is not importable: on Raspberry Pi OS install python3-picamera2 "
-                "and create the venv with --system-site-packages"
-            ) from exc
-        try:
-            self._camera = Picamera2()
-        except Exception as exc:  # picamera2 raises IndexError/RuntimeError with no camera
-            raise SourceError(
-                f"picamera2 found no usable camera ({exc}): check the ribbon cable "
-                "and run `rpicam-hello --list-cameras`"
-            ) from exc
-        size = (options.width or 640, options.height or 480)
-        # picamera2's "RGB888" is BGR-ordered in memory, exactly what OpenCV expects.
-        controls = {"FrameRate": options.fps} if options.fps else {}
-        try:
-            config = self._camera.create_video_configuration(
-                main={"size": size, "format": "RGB888"}, controls=controls
-            )
-            self._camera.configure(config)
-            self._camera.start()
-        except Exception as exc:
-            self._camera.close()
-            raise SourceError(f"picamera2 could not start at {size[0]}x{size[1]}: {exc}") from exc
-
-    def _read_raw(self) -> object:
-        try:
-            image = self._camera.capture_array("main")
-        except Exception as exc:
-            raise SourceError(f"picamera2 capture failed: {exc}") from exc
-        # XRGB8888-style buffers carry a padding channel; as_bgr would treat it as alpha.
-        if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 4:
-            return image[:, :, :3]
-        return image
-
-    def close(self) -> None:
-        try:
-            self._camera.stop()
-        finally:
-            self._camera.close()
-
-
-class _CaptureSource(_Source):
-    """Common cv2.VideoCapture handling for webcams and network streams."""
-
-    live = True
-
-    def _configure(self, capture: cv2.VideoCapture, options: SourceOptions) -> None:
-        self._capture = capture
-        if options.width:
-            capture.set(cv2.CAP_PROP_FRAME_WIDTH, options.width)
-        if options.height:
-            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, options.height)
-        if options.fps:
-            capture.set(cv2.CAP_PROP_FPS, options.fps)
-        # A deep driver buffer would hand us frames that are already seconds old.
-        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
-
-    def _read_raw(self) -> object:
-        ok, image = self._capture.read()
-        if not ok:
-            raise SourceError(f"{self.description} stopped delivering frames")
-        return image
-
-    def close(self) -> None:
-        self._capture.release()
-
-
-class WebcamSource(_CaptureSource):
-    """A USB/V4L2 camera given as an index ("0") or a device path ("/dev/video0")."""
-
-    def __init__(self, target: str, options: SourceOptions = SourceOptions()) -> None:
-        super().__init__()
-        self.description = f"webcam:{target}"
-        device: int | str = int(target) if target.isdigit() else target
-        capture = cv2.VideoCapture()
-        # V4L2 directly avoids GStreamer surprises on a Pi; other platforms use the default.
-        if sys.platform.startswith("linux"):
-            capture.open(device, cv2.CAP_V4L2)
-        if not capture.isOpened():
-            capture.open(device)
-        if not capture.isOpened():
-            raise SourceError(
-                f"cannot open webcam {target}: check it is plugged in and not used by "
-                "another program (`v4l2-ctl --list-devices` lists cameras)"
-            )
-        self._configure(capture, options)
-
-
-def redact_url(url: str) -> str:
-    """Hide a password in a URL so descriptions can be logged."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-class StreamSource(_CaptureSource):
-    """A network stream (RTSP or HTTP MJPEG/HLS) decoded by OpenCV's FFmpeg backend."""
-
-    OPEN_TIMEOUT_MS = 10_000
-    # A hung stream must fail the read so the capture worker can reopen it.
-    READ_TIMEOUT_MS = 10_000
-
-    def __init__(self, target: str, options: SourceOptions = SourceOptions()) -> None:
-        super().__init__()
-        self.description = f"stream:{redact_url(target)}"
-        if target.lower().startswith(("rtsp://", "rtsps://")):
-            # UDP loses packets on Wi-Fi and smears frames; TCP is the robust default.
-            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
-        timeouts = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            self.OPEN_TIMEOUT_MS,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            self.READ_TIMEOUT_MS,
-        ]
-        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, timeouts)
-        if not capture.isOpened():
-            raise SourceError(
-                f"cannot open stream {redact_url(target)}: check the URL, the credentials "
-                "and that the camera is reachable from here"
-            )
-        self._configure(capture, options)
-
-
-class VideoFileSource(_Source):
+class VideoFileSource(BaseSource):
     """A video file; every frame is delivered (live=False)."""
 
-    def __init__(self, target: str, options: SourceOptions = SourceOptions()) -> None:
+    def __init__(self, target: str, options: SourceOptions = DEFAULT_OPTIONS) -> None:
         super().__init__()
         self._path = _existing_path(target, "video file")
         self.description = f"video:{self._path}"
@@ -313,10 +134,10 @@ class VideoFileSource(_Source):
         self._capture.release()
 
 
-class ImageSource(_Source):
+class ImageSource(BaseSource):
     """One still image: delivered once, or forever with loop=True."""
 
-    def __init__(self, target: str, options: SourceOptions = SourceOptions()) -> None:
+    def __init__(self, target: str, options: SourceOptions = DEFAULT_OPTIONS) -> None:
         super().__init__()
         path = _existing_path(target, "image file")
         self.description = f"image:{path}"
@@ -342,14 +163,14 @@ def _natural_key(path: Path) -> list[int | str]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
-class ImageDirSource(_Source):
+class ImageDirSource(BaseSource):
     """The images of a directory in natural name order, read one at a time.
 
     Files with an image extension that fail to decode are skipped and counted in
     bad_frames; other files (notes, JSON) are not images and are ignored silently.
     """
 
-    def __init__(self, target: str, options: SourceOptions = SourceOptions()) -> None:
+    def __init__(self, target: str, options: SourceOptions = DEFAULT_OPTIONS) -> None:
         super().__init__()
         directory = _existing_path(target, "image directory")
         self.description = f"images:{directory}"
@@ -384,7 +205,7 @@ class ImageDirSource(_Source):
             self.bad_frames += 1
 
 
-SOURCE_KINDS: dict[str, type[_Source]] = {
+SOURCE_KINDS: dict[str, type[BaseSource]] = {
     "picamera": Picamera2Source,
     "webcam": WebcamSource,
     "video": VideoFileSource,
@@ -394,7 +215,7 @@ SOURCE_KINDS: dict[str, type[_Source]] = {
 }
 
 
-def source_class(kind: str) -> type[_Source]:
+def source_class(kind: str) -> type[BaseSource]:
     """The class for a kind name; an unknown name lists the valid ones."""
     try:
         return SOURCE_KINDS[kind]

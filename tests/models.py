@@ -37,7 +37,9 @@ SIGNATURE_KEY_ROLE = {
 
 def calibration_batches(size: int, count: int = 8, seed: int = 0):
     rng = np.random.default_rng(seed)
-    return lambda: (rng.uniform(0, 255, (1, size, size, 3)).astype(np.float32) for _ in range(count))
+    return lambda: (
+        rng.uniform(0, 255, (1, size, size, 3)).astype(np.float32) for _ in range(count)
+    )
 
 
 def build_tiny_ssd(directory: Path, size: int = 96, mode: str = "int8") -> Path:
@@ -91,9 +93,7 @@ def build_classifier(path: Path, classes: int = 5, quantized: bool = False) -> P
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantized:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: (
-            [batch] for batch in calibration_batches(32)()
-        )
+        converter.representative_dataset = lambda: ([batch] for batch in calibration_batches(32)())
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8

@@ -39,7 +39,11 @@ def test_variants_really_differ_in_output_order(ssd_variants: dict[str, Path]) -
 
 @pytest.mark.parametrize(
     ("style", "found_by"),
-    [("signature", "signature names"), ("tf1", "post-processing op"), ("tf2", "post-processing op")],
+    [
+        ("signature", "signature names"),
+        ("tf1", "post-processing op"),
+        ("tf2", "post-processing op"),
+    ],
 )
 def test_every_order_decodes_to_the_same_detections(
     ssd_variants: dict[str, Path], style: str, found_by: str
@@ -109,6 +113,8 @@ def test_bundle_labels_and_metadata(ssd_bundle: Path) -> None:
 
 
 def test_class_filter_and_max_detections(ssd_bundle: Path) -> None:
-    options = DetectorOptions(ssd_bundle, score_threshold=0.0, classes=("square",), max_detections=2)
+    options = DetectorOptions(
+        ssd_bundle, score_threshold=0.0, classes=("square",), max_detections=2
+    )
     detections = Detector.load(options).detect(FRAME)
     assert len(detections) <= 2 and set(detections.labels) <= {"square"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pisight.device.bundle import locate_model
-from pisight.device.runtime import RUNTIMES, make_interpreter
+from pisight.device.runtime import RUNTIMES, default_threads, make_interpreter
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,10 @@ def benchmark(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="bundle directory or .tflite file")
-    parser.add_argument("--threads", type=int, default=None, help="interpreter threads")
+    parser.add_argument(
+        "--threads", type=int, default=default_threads(),
+        help="interpreter threads (default: as pisight run, all cores but one: %(default)s here)",
+    )  # fmt: skip
     parser.add_argument("--runs", type=int, default=100, help="timed invokes (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed invokes first")
     parser.add_argument("--runtime", choices=list(RUNTIMES), default=None)

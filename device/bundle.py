@@ -36,6 +36,8 @@ class ModelFiles:
 def locate_model(path: str | Path, labels: str | Path | None = None) -> ModelFiles:
     """Resolve a bundle dir or .tflite path; an explicit labels path wins."""
     path = Path(path)
+    if labels is not None and not Path(labels).is_file():
+        raise BundleError(f"no such label file: {labels}")
     if path.is_dir():
         model = path / MODEL_FILE
         if not model.is_file():
@@ -48,8 +50,6 @@ def locate_model(path: str | Path, labels: str | Path | None = None) -> ModelFil
         return ModelFiles(model, found_labels, metadata)
     if not path.exists():
         raise BundleError(f"no such model: {path} (give a bundle directory or a .tflite file)")
-    if labels is not None and not Path(labels).is_file():
-        raise BundleError(f"no such label file: {labels}")
     return ModelFiles(path, Path(labels) if labels else None, {})
 
 

@@ -2,11 +2,11 @@
 
     detector = Detector.load(DetectorOptions(model="models/demo/bundle", threads=2))
     detections = detector.detect(frame.image)
-    detector.last_inference_ms
 
-`detect` is `prepare` -> `_invoke` -> `_postprocess`; the pipeline runs `prepare` in
-its own thread so resizing overlaps the previous invoke. Only `_invoke` is timed as
-inference, the span `pisight bench` measures. The detector never draws.
+`detect` is `prepare` -> `infer` -> `decode`. The pipeline runs each in its own thread,
+so resizing and decoding overlap the next invoke and the inference thread does nothing
+but feed the interpreter. `infer` times set_tensor + invoke, the span `pisight bench`
+measures. The detector never draws.
 """
 
 from __future__ import annotations
@@ -52,6 +52,14 @@ class DetectorOptions:
     """Float models without pisight.json: the range pixels are scaled to."""
 
 
+@dataclass(frozen=True)
+class RawOutputs:
+    """Output tensors by role, copied out of the interpreter, and how long invoke took."""
+
+    tensors: dict[str, np.ndarray]
+    inference_ms: float
+
+
 class Detector:
     def __init__(
         self,
@@ -66,7 +74,6 @@ class Detector:
         self.spec = spec
         self.labels = labels
         self.options = options
-        self.last_inference_ms = 0.0
         default_threshold = 0.5 if spec.task == "detection" else 0.0
         self.score_threshold = (
             default_threshold if options.score_threshold is None else options.score_threshold
@@ -91,13 +98,8 @@ class Detector:
         return self.spec.task
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
-        return self.detect_prepared(self.prepare(image_bgr), image_bgr.shape[1], image_bgr.shape[0])
-
-    def detect_prepared(
-        self, tensor: np.ndarray, frame_width: int, frame_height: int
-    ) -> Detections:
-        """Inference on a tensor from `prepare`; boxes in pixels of the original frame."""
-        return self._postprocess(self._invoke(tensor), frame_width, frame_height)
+        height, width = image_bgr.shape[:2]
+        return self.decode(self.infer(self.prepare(image_bgr)), width, height)
 
     def prepare(self, image_bgr: np.ndarray) -> np.ndarray:
         """A BGR frame -> the (1, h, w, 3) input tensor."""
@@ -105,25 +107,31 @@ class Detector:
         pixels = frame_to_model_pixels(image_bgr, spec.width, spec.height)
         return apply_lookup_table(pixels, spec.lookup_table)[np.newaxis]
 
-    def _invoke(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+    def infer(self, tensor: np.ndarray) -> RawOutputs:
+        """Run the interpreter; the outputs are copies, safe to decode in another thread."""
         start = time.perf_counter()
         self.interpreter.set_tensor(self.spec.input.index, tensor)
         self.interpreter.invoke()
-        self.last_inference_ms = (time.perf_counter() - start) * 1000.0
-        layout = self.spec.outputs
-        raw = {}
-        for role, index in layout.roles.items():
-            scale, zero_point = layout.quantization.get(index, (0.0, 0))
-            raw[role] = dequantize(self.interpreter.get_tensor(index), scale, zero_point)
-        return raw
+        inference_ms = (time.perf_counter() - start) * 1000.0
+        tensors = {
+            role: self.interpreter.get_tensor(i) for role, i in self.spec.outputs.roles.items()
+        }
+        return RawOutputs(tensors, inference_ms)
 
-    def _postprocess(self, raw: dict[str, np.ndarray], width: int, height: int) -> Detections:
-        options = self.options
+    def decode(self, raw: RawOutputs, frame_width: int, frame_height: int) -> Detections:
+        """Raw outputs -> Detections in pixels of the original frame."""
+        layout, options = self.spec.outputs, self.options
+        values = {}
+        for role, tensor in raw.tensors.items():
+            scale, zero_point = layout.quantization.get(layout.roles[role], (0.0, 0))
+            values[role] = dequantize(tensor, scale, zero_point)
         if self.spec.task == "classification":
             return decode_classifier(
-                raw["logits"], self.labels, options.top_k, self.score_threshold
+                values["logits"], self.labels, options.top_k, self.score_threshold
             )
-        detections = decode_ssd(raw, width, height, self.labels, self.score_threshold)
+        detections = decode_ssd(
+            values, frame_width, frame_height, self.labels, self.score_threshold
+        )
         self._warn_on_unknown_classes(detections)
         if options.classes:
             detections = detections.with_labels(options.classes)

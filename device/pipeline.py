@@ -1,4 +1,4 @@
-"""The device pipeline: capture -> prepare -> inference -> output, one thread each.
+"""The device pipeline: capture -> prepare -> inference -> decode -> output, a thread each.
 
     pipeline = Pipeline(detector, capture, PipelineOptions(max_frames=200), broadcast)
     summary = pipeline.run(stop_event)      # blocks until the source ends, N frames, or stop
@@ -6,6 +6,8 @@
 
 Threads are joined by one-slot LatestSlot handoffs: for a live camera a slow stage
 drops stale frames (counted) instead of queueing them; a file source is lossless.
+The inference thread only feeds the interpreter: resizing the next frame and decoding
+the last one's outputs run beside the invoke, not between two invokes.
 The output thread draws and JPEG-encodes a frame only when someone consumes it (a
 viewer, a snapshot, the recorder), once, and every viewer shares those bytes.
 """
@@ -24,8 +26,9 @@ import numpy as np
 
 from pisight.device.annotate import BoxAnnotator, MetricsOverlay
 from pisight.device.capture import CaptureWorker
+from pisight.device.cores import pin_current_thread
 from pisight.device.detections import Detections
-from pisight.device.detector import Detector
+from pisight.device.detector import Detector, RawOutputs
 from pisight.device.frames import Frame
 from pisight.device.handoff import LatestSlot, SlotClosedError
 from pisight.device.metrics import FPSMonitor, LatencyWindow, SystemSampler
@@ -49,19 +52,29 @@ class PipelineOptions:
     record_mp4: Path | None = None
     record_fps: float = 15.0
     jpeg_quality: int = 80
+    stream_fps: float = 30.0
+    """Most frames per second encoded for viewers; a browser needs no more."""
     overlay: bool = True
     """Draw the FPS/CPU/memory line on the stream."""
     metrics_interval_s: float = 1.0
     on_first_frame: Any = None
     """Called once after the first processed frame (systemd READY, launch timing)."""
     on_heartbeat: Any = None
-    """Called from the inference loop at most once a second (systemd watchdog)."""
+    """Called from the decode loop at most once a second (systemd watchdog)."""
+    inference_cores: frozenset[int] | None = None
+    """Pin the inference thread to these cores (see cores.py); None leaves it free."""
 
 
 @dataclass
 class _Prepared:
     frame: Frame
     tensor: np.ndarray
+
+
+@dataclass
+class _Inferred:
+    frame: Frame
+    raw: RawOutputs
 
 
 @dataclass
@@ -103,6 +116,7 @@ class Pipeline:
         self.broadcast = broadcast
         self._frames_in = frame_slot
         self._prepared: LatestSlot[_Prepared] = LatestSlot()
+        self._inferred: LatestSlot[_Inferred] = LatestSlot()
         self._results: LatestSlot[_Result] = LatestSlot()
         self._done = threading.Event()
         self._fps = FPSMonitor()
@@ -137,6 +151,7 @@ class Pipeline:
         for name, target in (
             ("prepare", self._prepare_loop),
             ("inference", self._inference_loop),
+            ("decode", self._decode_loop),
             ("output", self._output_loop),
             ("metrics", self._metrics_loop),
         ):
@@ -161,7 +176,7 @@ class Pipeline:
     def _shutdown(self) -> Summary:
         self._done.set()
         self.capture.stop()
-        for slot in (self._frames_in, self._prepared, self._results):
+        for slot in (self._frames_in, self._prepared, self._inferred, self._results):
             slot.close()
         for thread in self._threads:
             thread.join(timeout=2.0)
@@ -188,26 +203,38 @@ class Pipeline:
             if frame is None:
                 continue
             prepared = _Prepared(frame, self.detector.prepare(frame.image))
-            try:
-                while not self._prepared.put(prepared, wait=lossless, timeout=POLL_S):
-                    if self._done.is_set():
-                        return
-            except SlotClosedError:
+            if not _put_until_done(self._prepared, prepared, lossless, self._done):
                 return
 
     def _inference_loop(self) -> None:
-        last_heartbeat = 0.0
+        if self.options.inference_cores:
+            pin_current_thread(self.options.inference_cores)
         while not self._done.is_set():
             try:
                 prepared = self._prepared.get(timeout=POLL_S)
-            except SlotClosedError:
-                self._done.set()  # the source ended and every frame was processed
+            except SlotClosedError:  # the source ended: pass it on after the last frame
+                self._inferred.close()
                 return
             if prepared is None:
                 continue
-            frame = prepared.frame
-            detections = self.detector.detect_prepared(prepared.tensor, frame.width, frame.height)
-            self._record_inference(frame, detections)
+            inferred = _Inferred(prepared.frame, self.detector.infer(prepared.tensor))
+            # Lossless: decoding takes a fraction of an invoke, so this never waits long.
+            if not _put_until_done(self._inferred, inferred, True, self._done):
+                return
+
+    def _decode_loop(self) -> None:
+        last_heartbeat = 0.0
+        while not self._done.is_set():
+            try:
+                inferred = self._inferred.get(timeout=POLL_S)
+            except SlotClosedError:
+                self._done.set()  # the source ended and every frame was processed
+                return
+            if inferred is None:
+                continue
+            frame = inferred.frame
+            detections = self.detector.decode(inferred.raw, frame.width, frame.height)
+            self._record_inference(frame, detections, inferred.raw.inference_ms)
             now = time.monotonic()
             if self.options.on_heartbeat and now - last_heartbeat >= 1.0:
                 last_heartbeat = now
@@ -215,26 +242,26 @@ class Pipeline:
             if self.options.max_frames and self.frames >= self.options.max_frames:
                 self._done.set()
 
-    def _record_inference(self, frame: Frame, detections: Detections) -> None:
-        inference_ms = self.detector.last_inference_ms
+    def _record_inference(self, frame: Frame, detections: Detections, inference_ms: float) -> None:
         self.frames += 1
         self._fps.tick()
         self._latency.add(inference_ms)
         self._last_result_at = time.monotonic()
         if self._detection_log:
             self._detection_log.write(frame, detections, inference_ms)
-        # A recording of a file keeps every frame; live, the output stage may skip some.
-        lossless = self._recorder is not None and not self.capture.live
-        result = _Result(frame, detections, inference_ms)
-        while not self._results.put(result, wait=lossless, timeout=POLL_S):
-            if self._done.is_set():
-                break
         if self._first_frame_at is None:
             self._first_frame_at = self._last_result_at
             if self.options.on_first_frame:
                 self.options.on_first_frame()
+        # A recording of a file keeps every frame; live, the output stage may skip some.
+        lossless = self._recorder is not None and not self.capture.live
+        _put_until_done(
+            self._results, _Result(frame, detections, inference_ms), lossless, self._done
+        )
 
     def _output_loop(self) -> None:
+        min_interval = 1.0 / self.options.stream_fps
+        last_encoded = 0.0
         while True:
             try:
                 result = self._results.get(timeout=POLL_S)
@@ -243,6 +270,7 @@ class Pipeline:
             if result is None:
                 continue
             viewers = self.broadcast is not None and self.broadcast.wanted()
+            viewers = viewers and time.monotonic() - last_encoded >= min_interval
             if not viewers and self._recorder is None:
                 continue  # nobody looks: drawing and encoding would only cost CPU
             scene = self._boxes.annotate(result.frame.image, result.detections)
@@ -253,6 +281,7 @@ class Pipeline:
             if viewers:
                 quality = [cv2.IMWRITE_JPEG_QUALITY, self.options.jpeg_quality]
                 ok, jpeg = cv2.imencode(".jpg", scene, quality)
+                last_encoded = time.monotonic()
                 if ok:
                     self.broadcast.publish(jpeg.tobytes())
 
@@ -315,13 +344,26 @@ class Pipeline:
 
     def summary(self) -> Summary:
         self._sample()
-        elapsed = (time.monotonic() - self._first_frame_at) if self._first_frame_at else 0.0
-        fps = (self.frames - 1) / elapsed if self.frames > 1 and elapsed > 0 else 0.0
+        fps = 0.0
+        if self.frames > 1 and self._first_frame_at and self._last_result_at:
+            # First to last processed frame: start-up and shutdown are not inference.
+            fps = (self.frames - 1) / max(self._last_result_at - self._first_frame_at, 1e-9)
         values = {"frames": self.frames, "fps": round(fps, 2), "rss_mb": round(self.rss_mb_max, 1)}
         return Summary(
             self.frames, fps, _rounded(self._latency.percentile(50)), self.rss_mb_max,
             self.dropped, values,
         )  # fmt: skip
+
+
+def _put_until_done(slot: LatestSlot, value: Any, lossless: bool, done: threading.Event) -> bool:
+    """Hand value on (waiting for the consumer when lossless); False once the run ends."""
+    try:
+        while not slot.put(value, wait=lossless, timeout=POLL_S):
+            if done.is_set():
+                return False
+    except SlotClosedError:
+        return False
+    return True
 
 
 def _rounded(value: float | None) -> float | None:

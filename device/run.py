@@ -13,15 +13,17 @@ import argparse
 import importlib.util
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from pisight.device.capture import CaptureWorker
+from pisight.device.cores import pin_current_thread, plan_cores
 from pisight.device.detector import Detector, DetectorOptions
 from pisight.device.handoff import LatestSlot
 from pisight.device.pipeline import Pipeline, PipelineOptions
-from pisight.device.runtime import RUNTIMES
+from pisight.device.runtime import RUNTIMES, default_threads
 from pisight.device.server import (
     FrameBroadcast,
     LiveServer,
@@ -79,7 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=(-1.0, 1.0),
         help="float models without pisight.json: -1,1 or 0,1",
     )
-    add("--threads", type=int, default=None, help="interpreter threads")
+    add(
+        "--threads",
+        type=int,
+        default=default_threads(),
+        help="interpreter threads (default: all cores but one, %(default)s here)",
+    )
     add("--runtime", choices=list(RUNTIMES), default=None, help="force an interpreter runtime")
     add(
         "--listen",
@@ -116,6 +123,8 @@ def server_options(args: argparse.Namespace, title: str) -> ServerOptions:
 
 
 def _validate(args: argparse.Namespace) -> None:
+    if args.threads < 1:
+        raise ValueError("--threads must be at least 1")
     if args.frames is not None and args.frames < 1:
         raise ValueError("--frames must be at least 1")
     if not 1 <= args.jpeg_quality <= 100:
@@ -129,7 +138,13 @@ def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
     """hooks: optional on_first_frame / on_heartbeat callables (systemd glue)."""
     _validate(args)
     hooks = hooks or {}
+    # The inference thread holds the GIL only for microseconds between invokes; a short
+    # switch interval lets it take the GIL back at once from the stream and log threads.
+    sys.setswitchinterval(0.0005)
     detector = Detector.load(detector_options(args))
+    cores = plan_cores(args.threads)
+    if cores:
+        pin_current_thread(cores.io)  # capture, pipeline and server threads inherit it
     serve = None if args.no_serve else server_options(args, f"pisight · {Path(args.model).name}")
     spec = args.source or default_source()
     frames = LatestSlot()
@@ -145,6 +160,7 @@ def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
         max_frames=args.frames, detections_jsonl=args.detections, metrics_csv=args.log,
         record_mp4=args.record, jpeg_quality=args.jpeg_quality, overlay=not args.no_overlay,
         on_first_frame=hooks.get("on_first_frame"), on_heartbeat=hooks.get("on_heartbeat"),
+        inference_cores=cores.inference if cores else None,
     )  # fmt: skip
     broadcast = FrameBroadcast() if serve else None
     pipeline = Pipeline(detector, capture, frames, options, broadcast)

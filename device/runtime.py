@@ -10,6 +10,7 @@ the maintained runtime (and the only one on Python 3.13); tflite-runtime is froz
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,12 @@ INSTALL_HINTS: dict[str, str] = {
 }
 EDGETPU_MARKER = b"edgetpu-custom-op"
 EDGETPU_LIBRARY = "libedgetpu.so.1"
+
+
+def default_threads() -> int:
+    """All cores but one: the pipeline's capture, decode and stream threads need a core,
+    and an interpreter thread competing with them stalls the whole invoke."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 class RuntimeUnavailableError(RuntimeError):

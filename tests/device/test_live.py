@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from pisight.device.annotate import class_colour
+from pisight.device.testpattern import write_video
 from tests.browser import chromium_path, screenshot
-from tests.media import write_video
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +99,14 @@ def test_browser_shows_annotated_stream(live_run: int, tmp_path: Path) -> None:
         int(np.count_nonzero(np.all(np.abs(page.astype(int) - c) <= 12, axis=2))) for c in colours
     )
     assert box_pixels > 500, "no annotation boxes visible in the page screenshot"
+
+
+def test_another_pisight_can_watch_the_stream_over_http(ssd_bundle: Path, live_run: int) -> None:
+    """An HTTP MJPEG source (here our own stream on loopback) is a valid --source."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pisight.device.cli", "run", "--model", str(ssd_bundle),
+         "--source", f"http://127.0.0.1:{live_run}/stream.mjpg", "--frames", "5", "--no-serve"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("frames=5 ")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from pisight.device.outputs import CSV_COLUMNS
-from tests.media import write_video
+from pisight.device.testpattern import write_video
 
 SUMMARY_KEYS = ("frames", "fps", "inference_ms_p50", "rss_mb_max", "dropped")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import importlib.util
 import shutil
 from pathlib import Path
@@ -40,6 +41,7 @@ def test_forced_missing_runtime_names_install_command(ssd_int8: Path, name: str)
     assert name not in available_runtimes()
 
 
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 @pytest.mark.parametrize("runtime", [None, *RUNTIMES])
 def test_make_interpreter_runs_the_model(ssd_int8: Path, runtime: str | None) -> None:
     if runtime is not None and not _importable(runtime):
@@ -64,6 +66,8 @@ def test_edgetpu_model_without_delegate(ssd_int8: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="Edge TPU") as info:
         make_interpreter(model, threads=1)
     assert "libedgetpu" in str(info.value)
+    del info
+    gc.collect()  # let the failed Delegate go now, inside this test's warning filter
 
 
 @pytest.mark.parametrize("content", [b"", b"not a flatbuffer\n" * 40], ids=["empty", "garbage"])

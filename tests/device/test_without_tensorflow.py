@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.media import write_video
+from pisight.device.testpattern import write_video
 
 # sys.modules[name] = None makes `import name` raise ImportError, as on a device install.
 BLOCK = (

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Runtime benchmark: `pisight run` against the bare interpreter, measured in one run.
+
+    .venv/bin/python scripts/benchmark_runtime.py --model BUNDLE [--threads 2] [--frames 300]
+
+Prints (and with --json writes) the inference FPS of `pisight run` on a 640x480 video
+with no viewer and with one /stream.mjpg viewer, as ratios of the `pisight bench` rate
+at the same thread count; the same ratio for a plain serial read-resize-invoke-draw
+loop (the shape of the popular Pi scripts); peak RSS; and launch-to-first-frame time.
+Each figure is the median of --rounds interleaved rounds (bench, run, watched run,
+serial loop, bench), each ratio taken against the benches that bracket it: shared
+machines drift by tens of percent within a minute. Never compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pisight.device.bench import benchmark
+from pisight.device.detector import Detector, DetectorOptions
+from pisight.device.runtime import default_threads
+from pisight.device.testpattern import write_video
+
+
+def run_pisight(model: str, video: Path, threads: int, frames: int, viewer: bool) -> dict:
+    """One `pisight run` process; returns its summary, launch time and RSS."""
+    with tempfile.TemporaryDirectory() as scratch:
+        detections = Path(scratch) / "d.jsonl"
+        serve = ["--listen", "127.0.0.1:0"] if viewer else ["--no-serve"]
+        command = [sys.executable, "-m", "pisight.device.cli", "run", "--model", model,
+                   "--source", str(video), "--loop", "--frames", str(frames),
+                   "--threads", str(threads), "--detections", str(detections), *serve]  # fmt: skip
+        launched = time.monotonic()
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        first_frame_s = _wait_first_line(detections, launched)
+        if viewer:
+            port = _announced_port(process)
+            threading.Thread(target=_watch, args=(port,), daemon=True).start()
+        stdout, _ = process.communicate(timeout=600)
+    summary = dict(part.split("=", 1) for part in stdout.strip().splitlines()[-1].split())
+    return {
+        "fps": float(summary["fps"]),
+        "rss_mb_max": float(summary["rss_mb_max"]),
+        "dropped": int(summary["dropped"]),
+        "launch_to_first_frame_s": first_frame_s,
+    }
+
+
+def _wait_first_line(path: Path, launched: float) -> float:
+    while not (path.exists() and path.stat().st_size > 0):
+        if time.monotonic() - launched > 60:
+            raise RuntimeError("pisight run processed no frame in 60 s")
+        time.sleep(0.002)
+    return time.monotonic() - launched
+
+
+def _announced_port(process: subprocess.Popen) -> int:
+    for line in process.stderr:
+        if match := re.search(r"live view on http://[^:]+:(\d+)/", line):
+            threading.Thread(target=process.stderr.read, daemon=True).start()
+            return int(match.group(1))
+    raise RuntimeError("pisight run did not announce its live view")
+
+
+def _watch(port: int) -> None:
+    """A viewer that reads the MJPEG stream as fast as it comes until the run ends."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/stream.mjpg")
+        response = connection.getresponse()
+        while response.read(65536):
+            pass
+    except OSError:
+        pass
+
+
+def serial_loop(model: str, video: Path, threads: int, frames: int) -> float:
+    """Read, resize, invoke, draw, one after another: the popular scripts' loop."""
+    detector = Detector.load(DetectorOptions(model, threads=threads))
+    capture = cv2.VideoCapture(str(video))
+    done, started = 0, None
+    while done < frames:
+        ok, image = capture.read()
+        if not ok:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            continue
+        for box in detector.detect(image).xyxy.astype(int):
+            cv2.rectangle(image, tuple(box[:2]), tuple(box[2:]), (0, 255, 0), 2)
+        done += 1
+        if done == 10:  # skip warm-up, as the pipeline's fps does
+            started = time.monotonic()
+    return (frames - 10) / (time.monotonic() - started)
+
+
+def one_round(args: argparse.Namespace, video: Path) -> dict:
+    """Bench, run, run watched, serial loop, bench: ratios against the bracketing benches."""
+    before = benchmark(args.model, None, args.threads, args.runs).to_json()
+    plain = run_pisight(args.model, video, args.threads, args.frames, viewer=False)
+    watched = run_pisight(args.model, video, args.threads, args.frames, viewer=True)
+    serial_fps = serial_loop(args.model, video, args.threads, args.frames)
+    after = benchmark(args.model, None, args.threads, args.runs).to_json()
+    floor = (before["fps"] + after["fps"]) / 2
+    return {
+        "bench_fps": round(floor, 2),
+        "run_fps_no_viewer": plain["fps"],
+        "run_fps_one_viewer": watched["fps"],
+        "serial_loop_fps": round(serial_fps, 2),
+        "ratio_no_viewer": plain["fps"] / floor,
+        "ratio_one_viewer": watched["fps"] / floor,
+        "ratio_serial_loop": serial_fps / floor,
+        "rss_mb_max": max(plain["rss_mb_max"], watched["rss_mb_max"]),
+        "launch_to_first_frame_s": plain["launch_to_first_frame_s"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=150)
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds; medians reported"
+    )
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        video = write_video(Path(scratch) / "clip.avi", frames=120)
+        rounds = [one_round(args, video) for _ in range(args.rounds)]
+    report = {"model": args.model, "threads": args.threads, "frames": args.frames,
+              "rounds": len(rounds), "cpu_count": os.cpu_count()}  # fmt: skip
+    for key in rounds[0]:
+        values = [r[key] for r in rounds]
+        report[key] = round(float(np.max(values) if key == "rss_mb_max" else np.median(values)), 3)
+    report["per_round"] = rounds
+    print(json.dumps({k: v for k, v in report.items() if k != "per_round"}, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,7 +24,9 @@ DEVICE_COMMANDS: dict[str, tuple[object, str]] = {
     "run": (run, "stream a camera through a model: live view, logs, metrics"),
     "bench": (bench, "interpreter latency percentiles of a model"),
 }
-HOST_COMMANDS: dict[str, tuple[str, str]] = {}
+HOST_COMMANDS: dict[str, tuple[str, str]] = {
+    "convert": ("pisight.convert.cli_convert", "quantize a detector into a verified bundle"),
+}
 
 # Errors that are the user's input, not our bug: one line on stderr, exit 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (

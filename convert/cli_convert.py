@@ -1,0 +1,70 @@
+"""`pisight convert`: a Keras detector, SavedModel or keras:mobilenet_v2 -> a bundle.
+
+pisight convert demo.keras --out bundles/demo --calib frames/ --calib-samples 200
+pisight convert exported/saved_model --out bundles/ssd --calib data/voc --labels coco.txt
+pisight convert keras:mobilenet_v2 --weights none --out bundles/mnv2 --calib frames/
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from pisight.convert.converter import ConvertOptions, convert_model
+from pisight.convert.quantize import IO_TYPES, MODES
+from pisight.device.labels import load_labels
+
+log = logging.getLogger("pisight.convert")
+
+
+def _input_range(value: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("--input-range takes LOW,HIGH such as -1,1") from None
+    if high <= low:
+        raise argparse.ArgumentTypeError("--input-range needs LOW < HIGH")
+    return low, high
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("model", help="MODEL.keras/.h5 (with its .json), a SavedModel dir, or keras:mobilenet_v2")
+    add("--out", type=Path, required=True, help="bundle directory to write")
+    add("--mode", choices=MODES, default="int8", help="quantization mode (default int8)")
+    add("--calib", default=None, help="calibration images dir, video or dataset (int8, int16x8)")
+    add("--calib-samples", type=int, default=200, help="calibration frames (default 200)")
+    add("--seed", type=int, default=0, help="calibration sampling seed")
+    add("--io", choices=list(IO_TYPES), default="uint8", help="int8 mode input type")
+    add("--per-tensor", action="store_true", help="per-tensor weight scales (old accelerators)")
+    add("--labels", default=None, help="label file (our .keras detectors carry their own)")
+    add("--input-range", type=_input_range, default=(-1.0, 1.0),
+        help="foreign SavedModels: the pixel range they expect, -1,1 or 0,1")  # fmt: skip
+    add("--weights", choices=("none", "imagenet"), default="none",
+        help="keras:mobilenet_v2 weights (imagenet downloads)")  # fmt: skip
+    add("--allow-float-ops", action="store_true", help="build int8 even with float fallbacks")
+    add("--skip-tflite-runtime-check", action="store_true",
+        help="do not check loading in tflite-runtime 2.14")  # fmt: skip
+
+
+def options_from(args: argparse.Namespace) -> ConvertOptions:
+    labels = load_labels(args.labels).names if args.labels else ()
+    return ConvertOptions(
+        model=args.model, out=args.out, mode=args.mode, io_dtype=args.io,
+        per_tensor=args.per_tensor, calibration=args.calib, calibration_samples=args.calib_samples,
+        seed=args.seed, labels=labels, input_range=args.input_range, weights=args.weights,
+        allow_float_ops=args.allow_float_ops,
+        check_legacy_runtime=not args.skip_tflite_runtime_check,
+    )  # fmt: skip
+
+
+def main(args: argparse.Namespace) -> int:
+    result = convert_model(options_from(args))
+    metrics = result.metadata["metrics"]
+    print(
+        f"wrote {result.bundle} ({result.metadata['converter']['mode']}): "
+        f"{result.model_bytes:,} bytes = {metrics['size_ratio']:.3f}x fp32, "
+        f"p50 {metrics['latency_ms']['p50']:.2f} ms, {result.seconds:.1f} s"
+    )
+    return 0

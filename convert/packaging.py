@@ -1,0 +1,119 @@
+"""pisight.json and report.md for a verified conversion, then the atomic bundle write.
+
+The metadata is what the runtime and people read later: how to preprocess, which
+output tensor is which, what the converter did and what it cost (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from pisight.convert.bundle_writer import write_bundle
+from pisight.convert.tf import tf
+
+
+def pisight_version() -> str:
+    try:
+        return version("pisight")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_metadata(options, source, model: bytes, reference: bytes, frames, verification) -> dict:
+    metrics: dict[str, Any] = {
+        "bytes": len(model),
+        "bytes_gzip": len(gzip.compress(model, 9)),
+        "fp32_bytes": len(reference),
+        "size_ratio": round(len(model) / len(reference), 4),
+        "latency_ms": verification.litert["latency_ms"],
+        "latency_threads": verification.litert["threads"],
+        "fp32_latency_ms": verification.reference_latency_ms,
+        "agreement": verification.agreement,
+    }
+    return {
+        "name": options.out.name,
+        "task": source.task,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source_model": source.description,
+        "input": verification.input,
+        "outputs": verification.outputs,
+        "label_offset": 0,
+        "converter": {
+            "pisight": pisight_version(),
+            "tensorflow": tf.__version__,
+            "mode": options.mode,
+            "io": options.io_dtype if options.mode == "int8" else "float32",
+            "per_channel": not options.per_tensor,
+        },
+        "ops": verification.ops,
+        "min_runtime_version": verification.min_runtime_version,
+        "float_ops": verification.float_ops,
+        "runtimes": {"litert": "ok", "tflite_runtime_2_14": verification.tflite_runtime},
+        "calibration": None
+        if frames is None
+        else {
+            "count": len(frames),
+            "source": frames.source,
+            "seed": options.seed,
+        },
+        "pruning": None,
+        "metrics": metrics,
+    }
+
+
+def render_report(metadata: dict, steps: list[dict]) -> str:
+    metrics, converter = metadata["metrics"], metadata["converter"]
+    latency, fp32_latency = metrics["latency_ms"], metrics["fp32_latency_ms"]
+    lines = [
+        f"# {metadata['name']}: {converter['mode']} conversion report",
+        "",
+        f"Source: {metadata['source_model']}. Converted {metadata['created']} with pisight "
+        f"{converter['pisight']}, TensorFlow {converter['tensorflow']}.",
+        "",
+        "| | FP32 | this model |",
+        "|---|---|---|",
+        f"| size (bytes) | {metrics['fp32_bytes']:,} | {metrics['bytes']:,} "
+        f"({metrics['size_ratio']:.3f}x) |",
+    ]
+    if fp32_latency:
+        lines.append(
+            f"| LiteRT latency p50 ({metrics['latency_threads']} threads) | "
+            f"{fp32_latency['p50']:.2f} ms | {latency['p50']:.2f} ms |"
+        )
+    lines += _agreement_lines(metrics.get("agreement"))
+    lines += ["", "## Checks", ""]
+    ops = ", ".join(f"{op['name']} v{op['version']}" for op in metadata["ops"])
+    lines.append(f"- ops: {ops}")
+    lines.append(f"- minimum runtime version: {metadata['min_runtime_version']}")
+    lines.append(f"- float ops: {', '.join(metadata['float_ops']) or 'none'}")
+    lines.append(f"- tflite-runtime 2.14: {metadata['runtimes']['tflite_runtime_2_14']['detail']}")
+    if metadata["calibration"]:
+        lines.append(f"- calibration: {metadata['calibration']['source']}")
+    lines += ["", "## Steps", "", "| step | seconds | result |", "|---|---|---|"]
+    lines += [f"| {s['step']} | {s['seconds']} | {s['result']} |" for s in steps]
+    return "\n".join(lines) + "\n"
+
+
+def _agreement_lines(agreement: dict | None) -> list[str]:
+    if not agreement:
+        return []
+    iou = agreement["mean_iou"]
+    delta = agreement["mean_score_delta"]
+    return [
+        "",
+        f"Agreement with FP32 on {agreement['frames']} held-out frames: "
+        f"{agreement['matched_fraction']:.1%} of {agreement['reference_detections']} FP32 "
+        f"detections kept, mean IoU {iou if iou is None else f'{iou:.3f}'}, mean score delta "
+        f"{delta if delta is None else f'{delta:.3f}'}, {agreement['extra_detections']} extra.",
+    ]
+
+
+def package_bundle(options, source, model, reference, frames, verification, steps) -> dict:
+    metadata = build_metadata(options, source, model, reference, frames, verification)
+    report = render_report(metadata, steps.steps)
+    labels = source.labels or ("object",)
+    write_bundle(options.out, model, labels, metadata, report)
+    return metadata

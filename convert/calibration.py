@@ -47,6 +47,21 @@ class CalibrationFrames:
         return len(self.pixels)
 
 
+def check_calibration_source(source: str | Path) -> None:
+    """Cheap checks before the (slow) model load, so bad data fails in a second."""
+    path = Path(source)
+    if not path.exists():
+        raise CalibrationError(
+            f"no such calibration source: {path} (give images, a video or a dataset)"
+        )
+    if path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES | VIDEO_SUFFIXES | {".json"}:
+        raise CalibrationError(
+            f"{path} is not an image, a video or a COCO .json; give calibration images or a video"
+        )
+    if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+        raise CalibrationError(f"{path} is empty: put calibration images in it")
+
+
 def load_calibration_frames(
     source: str | Path,
     width: int,

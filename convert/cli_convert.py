@@ -44,6 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--weights", choices=("none", "imagenet"), default="none",
         help="keras:mobilenet_v2 weights (imagenet downloads)")  # fmt: skip
     add("--allow-float-ops", action="store_true", help="build int8 even with float fallbacks")
+    add(
+        "--float-layers",
+        default="",
+        help="keep layers in float: auto (the worst ones, if agreement is low) or NAME,NAME",
+    )
+    add(
+        "--min-agreement",
+        type=float,
+        default=0.9,
+        help="with --float-layers auto: share of FP32 detections int8 must keep (default 0.9)",
+    )
     add("--skip-tflite-runtime-check", action="store_true",
         help="do not check loading in tflite-runtime 2.14")  # fmt: skip
 
@@ -55,6 +66,8 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
         per_tensor=args.per_tensor, calibration=args.calib, calibration_samples=args.calib_samples,
         seed=args.seed, labels=labels, input_range=args.input_range, weights=args.weights,
         allow_float_ops=args.allow_float_ops,
+        float_layers=tuple(n.strip() for n in args.float_layers.split(",") if n.strip()),
+        min_agreement=args.min_agreement,
         check_legacy_runtime=not args.skip_tflite_runtime_check,
     )  # fmt: skip
 

@@ -13,11 +13,15 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pisight.convert.calibration import CalibrationFrames, load_calibration_frames
+from pisight.convert.calibration import (
+    CalibrationFrames,
+    check_calibration_source,
+    load_calibration_frames,
+)
 from pisight.convert.model_input import ModelInput, load_model_input
 from pisight.convert.quantize import QuantizeOptions, convert_saved_model
 
@@ -44,6 +48,10 @@ class ConvertOptions:
     allow_float_ops: bool = False
     check_legacy_runtime: bool = True
     agreement_frames: int = 50
+    float_layers: tuple[str, ...] = ()
+    """Layers kept in float; ("auto",) picks the worst ones when agreement is low."""
+    min_agreement: float = 0.9
+    """With --float-layers auto: below this share of FP32 detections kept, go selective."""
 
 
 @dataclass
@@ -75,6 +83,8 @@ class ConversionResult:
 def convert_model(options: ConvertOptions) -> ConversionResult:
     started = time.perf_counter()
     steps = StepLog()
+    if options.calibration is not None:
+        check_calibration_source(options.calibration)
     with tempfile.TemporaryDirectory(prefix="pisight-convert-") as scratch:
         workdir = Path(scratch)
         source = steps.run(
@@ -96,9 +106,16 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
         from pisight.convert.verify import verify_conversion
 
         verification = verify_conversion(options, source, model, reference, frames, workdir, steps)
+        selective = None
+        if _wants_selective(options, verification):
+            model, verification, selective = _selective(
+                options, source, frames, reference, verification, workdir, steps
+            )
         from pisight.convert.packaging import package_bundle
 
-        metadata = package_bundle(options, source, model, reference, frames, verification, steps)
+        metadata = package_bundle(
+            options, source, model, reference, frames, verification, steps, selective
+        )
     return ConversionResult(
         options.out, len(model), len(reference), metadata, time.perf_counter() - started
     )
@@ -126,5 +143,54 @@ def _calibration(
 def _quantize(
     options: ConvertOptions, source: ModelInput, frames: CalibrationFrames | None
 ) -> bytes:
+    named = [name for name in options.float_layers if name != "auto"]
+    if named:
+        if options.mode != "int8" or frames is None:
+            raise ConversionError("--float-layers needs --mode int8 and --calib")
+        from pisight.convert.selective import convert_with_float_layers
+
+        return convert_with_float_layers(
+            source.saved_model, frames.batches, named, options.io_dtype
+        )
     quantize = QuantizeOptions(options.mode, options.io_dtype, options.per_tensor)
     return convert_saved_model(source.saved_model, quantize, frames.batches if frames else None)
+
+
+def _wants_selective(options: ConvertOptions, verification: Any) -> bool:
+    if options.float_layers != ("auto",) or verification.agreement is None:
+        return False
+    kept = verification.agreement["matched_fraction"]
+    if kept >= options.min_agreement:
+        log.info("agreement %.1f%% >= %.0f%%: every layer stays int8", kept * 100,
+                 options.min_agreement * 100)  # fmt: skip
+        return False
+    return True
+
+
+def _selective(options, source, frames, reference, before, workdir: Path, steps: StepLog):
+    """Keep the layers with the worst quantization error in float, then verify again."""
+    from pisight.convert.selective import convert_with_float_layers, layer_errors, worst_layers
+    from pisight.convert.verify import verify_conversion
+
+    errors = steps.run(
+        "quantization debugger", lambda: layer_errors(source.saved_model, frames.batches),
+        lambda e: f"worst {e[0].name} rmse/scale {e[0].rmse_over_scale:.2f}" if e else "none",
+    )  # fmt: skip
+    chosen = worst_layers(errors)
+    if not chosen:
+        log.info("no layer's error stands out; keeping the full int8 model")
+        return None
+    model = steps.run(
+        f"selective int8 ({len(chosen)} float layers)",
+        lambda: convert_with_float_layers(source.saved_model, frames.batches, chosen),
+        lambda data: f"{len(data):,} bytes",
+    )  # fmt: skip
+    relaxed = replace(options, allow_float_ops=True)
+    after = verify_conversion(relaxed, source, model, reference, frames, workdir, steps)
+    selective = {
+        "float_layers": chosen,
+        "layer_errors": [asdict(e) for e in errors[:10]],
+        "agreement_before": before.agreement,
+        "agreement_after": after.agreement,
+    }
+    return model, after, selective

@@ -248,7 +248,7 @@ def read_yolo(root: Path) -> Parsed:
         if label not in known and label.name != "classes.txt":
             image = (image_dir / label.relative_to(label_dir)).with_suffix(".jpg")
             records.append(Annotation(_relative(label, root), image))
-    return Parsed(tuple(names), tuple(records))
+    return Parsed(tuple(names), tuple(sorted(records, key=lambda record: record.file)))
 
 
 def _yolo_names(names_file: Path) -> list[str]:

@@ -113,7 +113,7 @@ def reader(name: str) -> Callable[[Path], Parsed]:
         ) from None
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: str | Path) -> str:
     """'voc', 'coco' or 'yolo' from what `path` holds."""
     path = Path(path)
     if not path.exists():
@@ -144,10 +144,11 @@ def load_dataset(
     root = path if path.is_dir() else path.parent
     given = _given_labels(labels)
     known = given or parsed.labels
+    allowed = set(known) if known else None  # VOC without a label list: any name is a class
     problems = _Problems(strict)
     samples = []
     for annotation in parsed.annotations:
-        sample = _sample(annotation, root, set(known) if known else None, problems)
+        sample = _sample(annotation, root, allowed, problems)
         if sample is not None:
             samples.append(sample)
     if not any(sample.boxes for sample in samples):

@@ -92,6 +92,7 @@ def render_report(metadata: dict, steps: list[dict]) -> str:
     lines.append(f"- tflite-runtime 2.14: {metadata['runtimes']['tflite_runtime_2_14']['detail']}")
     if metadata["calibration"]:
         lines.append(f"- calibration: {metadata['calibration']['source']}")
+    lines += _selective_lines(metadata.get("selective_quantization"))
     lines += ["", "## Steps", "", "| step | seconds | result |", "|---|---|---|"]
     lines += [f"| {s['step']} | {s['seconds']} | {s['result']} |" for s in steps]
     return "\n".join(lines) + "\n"
@@ -111,8 +112,30 @@ def _agreement_lines(agreement: dict | None) -> list[str]:
     ]
 
 
-def package_bundle(options, source, model, reference, frames, verification, steps) -> dict:
+def _selective_lines(selective: dict | None) -> list[str]:
+    if not selective:
+        return []
+    lines = ["", "## Selective quantization", ""]
+    lines.append(f"Kept in float: {', '.join(selective['float_layers'])}.")
+    before, after = selective["agreement_before"], selective["agreement_after"]
+    if before and after:
+        lines.append(
+            f"FP32 detections kept: {before['matched_fraction']:.1%} all-int8, "
+            f"{after['matched_fraction']:.1%} with these layers in float."
+        )
+    lines += ["", "| layer | op | rmse/scale |", "|---|---|---|"]
+    lines += [
+        f"| {e['name']} | {e['op']} | {e['rmse_over_scale']:.3f} |"
+        for e in selective["layer_errors"]
+    ]
+    return lines
+
+
+def package_bundle(
+    options, source, model, reference, frames, verification, steps, selective=None
+) -> dict:
     metadata = build_metadata(options, source, model, reference, frames, verification)
+    metadata["selective_quantization"] = selective
     report = render_report(metadata, steps.steps)
     labels = source.labels or ("object",)
     write_bundle(options.out, model, labels, metadata, report)

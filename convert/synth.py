@@ -18,7 +18,9 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -34,12 +36,13 @@ MIN_VISIBLE = 0.6
 VIDEO_MIN_VISIBLE = 0.5
 SIZE_RANGE = (0.08, 0.45)  # object size as a fraction of the shorter image side
 EXTENT = 0.72  # bounding radius / size of any shape at any angle: a square's half-diagonal
-MIN_CONTRAST = 90.0  # RGB distance between an object's mean colour and its background's
+MIN_CONTRAST = 80.0  # RGB distance between each colour of an object and its background
+CLUTTER_SCALE = 0.25  # clutter patterns are sized like a mid-sized object's
 JPEG_QUALITY = 92
 DATASET_ENTRIES = {"JPEGImages", "Annotations", "ImageSets", "labels.txt"}
 
 Color = tuple[float, float, float]
-Box = tuple[int, int, int, int]
+IntBox = tuple[int, int, int, int]  # x1, y1, x2, y2 pixel edges
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ class Paint:
     """Seeds the noise texture, so a moving object keeps its look."""
 
 
-def random_shape(rng: np.random.Generator, hw: tuple[int, int]) -> Shape:
-    label = LABELS[rng.integers(len(LABELS))]
+def random_shape(rng: np.random.Generator, hw: tuple[int, int], label: str = "") -> Shape:
+    label = label or LABELS[rng.integers(len(LABELS))]
     low, high = (math.log(f * min(hw)) for f in SIZE_RANGE)
     size = math.exp(rng.uniform(low, high))
     reach = EXTENT * size + 1
@@ -81,24 +84,33 @@ def random_shape(rng: np.random.Generator, hw: tuple[int, int]) -> Shape:
     return Shape(label, center, size, rng.uniform(0, 2 * math.pi), corners)
 
 
-def random_paint(rng: np.random.Generator) -> Paint:
-    colors = tuple(tuple(rng.uniform(0, 255, 3).tolist()) for _ in range(2))
+def random_color(rng: np.random.Generator) -> Color:
+    blue, green, red = rng.uniform(0, 255, 3).tolist()
+    return blue, green, red
+
+
+def random_paint(rng: np.random.Generator, scale: float) -> Paint:
+    """Any paint; its pattern period follows `scale` so small things keep a readable outline."""
+    # A pattern on something under ~28 px is mush once blurred: small things are solid.
+    textures = TEXTURES if scale >= 28 else TEXTURES[:1]
     return Paint(
-        TEXTURES[rng.integers(len(TEXTURES))],
-        colors,  # type: ignore[arg-type]
-        rng.uniform(4, 14),
+        textures[rng.integers(len(textures))],
+        (random_color(rng), random_color(rng)),
+        max(4.0, scale * rng.uniform(0.12, 0.3)),
         rng.uniform(0, math.pi),
         int(rng.integers(2**31)),
     )
 
 
-def contrasting_paint(rng: np.random.Generator, behind: np.ndarray) -> Paint:
-    """A paint whose mean colour stands out from `behind` (mean BGR), so people see it."""
-    best, best_gap = random_paint(rng), -1.0
+def contrasting_paint(rng: np.random.Generator, scale: float, behind: np.ndarray) -> Paint:
+    """A paint whose every colour stands out from `behind` (mean BGR), so people see it."""
+    best, best_gap = random_paint(rng, scale), -1.0
     for _ in range(12):
-        paint = random_paint(rng)
-        mean = np.mean(paint.colors, axis=0) if paint.texture != "solid" else paint.colors[0]
-        gap = float(np.linalg.norm(np.asarray(mean) - behind))
+        paint = random_paint(rng, scale)
+        # Blur averages a pattern away, so its mean must stand out as well as each colour.
+        mean = tuple(np.mean(paint.colors, axis=0))
+        used = paint.colors[:1] if paint.texture == "solid" else (*paint.colors, mean)
+        gap = min(float(np.linalg.norm(np.subtract(color, behind))) for color in used)
         if gap >= MIN_CONTRAST:
             return paint
         best, best_gap = (paint, gap) if gap > best_gap else (best, best_gap)
@@ -168,19 +180,20 @@ def background(rng: np.random.Generator, hw: tuple[int, int]) -> np.ndarray:
     """A gradient, colour blotches or a plain colour (float32 BGR), with fine noise."""
     h, w = hw
     kind = rng.integers(3)
+    first, second = (rng.uniform(0, 255, 3).astype(np.float32) for _ in range(2))
     if kind == 0:
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         angle = rng.uniform(0, 2 * math.pi)
-        t = xs * math.cos(angle) + ys * math.sin(angle)
+        along_x = np.arange(w, dtype=np.float32) * math.cos(angle)
+        t = along_x + np.arange(h, dtype=np.float32)[:, None] * math.sin(angle)
         t = ((t - t.min()) / max(float(np.ptp(t)), 1.0))[..., None]
-        image = rng.uniform(0, 255, 3) * (1 - t) + rng.uniform(0, 255, 3) * t
+        image = first + (second - first) * t
     elif kind == 1:
         grid = rng.uniform(0, 255, (int(rng.integers(2, 7)), int(rng.integers(2, 7)), 3))
         image = cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     else:
-        image = np.broadcast_to(rng.uniform(0, 255, 3), (h, w, 3))
-    noise = rng.normal(0, rng.uniform(0, 18), (h, w, 1))
-    return np.clip(image + noise, 0, 255).astype(np.float32)
+        image = np.broadcast_to(first, (h, w, 3))
+    noise = rng.uniform(0, 18) * rng.standard_normal((h, w, 1), np.float32)
+    return np.clip(image + noise, 0, 255)
 
 
 class Canvas:
@@ -200,6 +213,8 @@ class Canvas:
         if any(visible.sum() < min_visible * area for _, area, visible in left):
             return False
         x, y, w, h = cv2.boundingRect(mask)
+        if w == 0 or h == 0:
+            return label is None  # nothing to draw: fine for clutter, no object though
         roi = (slice(y, y + h), slice(x, x + w))
         alpha = (mask[roi].astype(np.float32) / 255)[..., None]
         self.image[roi] = self.image[roi] * (1 - alpha) + texture(paint, anchor, roi) * alpha
@@ -209,9 +224,9 @@ class Canvas:
         return True
 
     def mean_under(self, mask: np.ndarray) -> np.ndarray:
-        return self.image[mask > 127].mean(axis=0)
+        return np.asarray(cv2.mean(self.image, mask)[:3])
 
-    def boxes(self, min_visible: float) -> list[tuple[str, Box]]:
+    def boxes(self, min_visible: float) -> list[tuple[str, IntBox]]:
         """(label, box) around the visible pixels of each object visible enough."""
         found = []
         for label, area, visible in self.objects:
@@ -263,31 +278,43 @@ def finish(image: np.ndarray, look: Look, rng: np.random.Generator) -> np.ndarra
     """Blur, light and noise a composed float image into the uint8 a camera would give."""
     if look.kernel is not None:
         image = cv2.filter2D(image, -1, look.kernel)
-    image = 255 * (np.clip(image, 0, 255) / 255) ** look.gamma
-    image = ((image - 128) * look.contrast + 128 + look.brightness) * look.gain
-    image += look.noise * rng.standard_normal(image.shape, np.float32)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    # Gamma, contrast, brightness and colour cast are one per-channel curve: a table is fast.
+    levels = 255 * (np.arange(256, dtype=np.float32) / 255) ** look.gamma
+    curve = ((levels - 128) * look.contrast + 128 + look.brightness)[:, None] * look.gain
+    table = np.clip(curve, 0, 255).astype(np.uint8).reshape(256, 1, 3)
+    lit = cv2.LUT(cv2.convertScaleAbs(image), table)  # convertScaleAbs: round + saturate
+    # Grey sensor grain: a third of the random draws of colour noise, and they dominate.
+    grain = look.noise * rng.standard_normal((*lit.shape[:2], 1), np.float32)
+    return cv2.convertScaleAbs(lit.astype(np.float32) + grain)
 
 
-def render_image(rng: np.random.Generator, hw: tuple[int, int]) -> tuple[np.ndarray, list]:
+def render_image(
+    rng: np.random.Generator, hw: tuple[int, int]
+) -> tuple[np.ndarray, list[tuple[str, IntBox]]]:
     """One still (uint8 BGR) and its (label, box) list."""
     canvas = Canvas(background(rng, hw))
     for _ in range(rng.integers(0, 7)):
-        canvas.add(clutter_mask(rng, hw), random_paint(rng), (0.0, 0.0))
+        canvas.add(clutter_mask(rng, hw), random_paint(rng, CLUTTER_SCALE * min(hw)), (0.0, 0.0))
     wanted = int(rng.integers(1, 5))
     for _ in range(12 * wanted):  # a placement that hides another object is tried again
         if len(canvas.objects) == wanted:
             break
         shape = random_shape(rng, hw)
         mask = shape_mask(shape, hw)
-        paint = contrasting_paint(rng, canvas.mean_under(mask))
+        paint = contrasting_paint(rng, shape.size, canvas.mean_under(mask))
         canvas.add(mask, paint, shape.center, shape.label, MIN_VISIBLE)
     for _ in range(rng.integers(0, 3)):  # occluders in front of the objects
-        canvas.add(clutter_mask(rng, hw), random_paint(rng), (0.0, 0.0), None, MIN_VISIBLE)
+        canvas.add(
+            clutter_mask(rng, hw),
+            random_paint(rng, CLUTTER_SCALE * min(hw)),
+            (0.0, 0.0),
+            None,
+            MIN_VISIBLE,
+        )
     return finish(canvas.image, random_look(rng), rng), canvas.boxes(MIN_VISIBLE)
 
 
-def voc_xml(name: str, hw: tuple[int, int], objects: list[tuple[str, Box]]) -> str:
+def voc_xml(name: str, hw: tuple[int, int], objects: list[tuple[str, IntBox]]) -> str:
     # VOC pixels are 1-based and inclusive: the edge box (x1, x2) covers xmin=x1+1..xmax=x2.
     entries = "".join(
         f"  <object>\n    <name>{label}</name>\n    <pose>Unspecified</pose>\n"
@@ -308,7 +335,7 @@ def generate_dataset(
 ) -> Dataset:
     """Write `images` stills in VOC layout to `out` (replacing an earlier synth set there)."""
     hw = _checked(images, seed, size, "images")
-    out = Path(out)
+    out = Path(out).resolve()  # "." must stage beside the directory, not inside it
     if out.exists() and not (out.is_dir() and {p.name for p in out.iterdir()} <= DATASET_ENTRIES):
         raise ValueError(f"{out} exists and is not a synth dataset; choose a new --out directory")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -352,3 +379,93 @@ def _checked(count: int, seed: int, size: tuple[int, int], what: str) -> tuple[i
     if min(size) < 64 or max(size) > 4096:
         raise ValueError(f"size {size[0]}x{size[1]} must be between 64 and 4096 pixels a side")
     return size[1], size[0]
+
+
+@dataclass(frozen=True)
+class Mover:
+    """An object of the video: constant velocity and spin, bouncing off the edges."""
+
+    shape: Shape
+    paint: Paint
+    velocity: tuple[float, float]
+    spin: float
+
+    def at(self, frame: int, hw: tuple[int, int]) -> Shape:
+        reach = EXTENT * self.shape.size + 1
+        x, y = (
+            _bounce(start + speed * frame, reach, side - reach)
+            for start, speed, side in zip(self.shape.center, self.velocity, hw[::-1], strict=True)
+        )
+        return replace(self.shape, center=(x, y), angle=self.shape.angle + self.spin * frame)
+
+
+def _bounce(position: float, low: float, high: float) -> float:
+    """Where a point moving freely from `low` would be, reflected between low and high."""
+    span = max(high - low, 1e-6)
+    phase = (position - low) % (2 * span)
+    return low + (phase if phase <= span else 2 * span - phase)
+
+
+def generate_video(
+    path: Path, frames: int, seed: int, size: tuple[int, int] = (640, 480), fps: float = 30
+) -> Path:
+    """An MJPG .avi of moving shapes, with per-frame ground truth in path.with_suffix('.json')."""
+    path = Path(path)
+    hw = _checked(frames, seed, size, "frames")
+    if path.suffix.lower() != ".avi" or fps <= 0:
+        raise ValueError(f"video must be an .avi at a positive fps, got {path.name} at {fps}")
+    scenery, movers, look = _video_scene(_rng(seed, 1, 0), hw)
+    truth = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _staged(path) as video, _staged(path.with_suffix(".json")) as truth_file:
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+        if not writer.isOpened():
+            raise OSError(f"cannot write {path}: OpenCV has no MJPG encoder")
+        try:
+            for frame in range(frames):
+                canvas = Canvas(scenery)
+                for mover in movers:
+                    shape = mover.at(frame, hw)
+                    canvas.add(shape_mask(shape, hw), mover.paint, shape.center, shape.label)
+                writer.write(finish(canvas.image, look, _rng(seed, 1, frame + 1)))
+                boxes = [{"label": n, "box": list(b)} for n, b in canvas.boxes(VIDEO_MIN_VISIBLE)]
+                truth.append({"frame": frame, "boxes": boxes})
+        finally:
+            writer.release()
+        truth_file.write_text(json.dumps(truth))
+    return path
+
+
+def _video_scene(
+    rng: np.random.Generator, hw: tuple[int, int]
+) -> tuple[np.ndarray, list[Mover], Look]:
+    """The still background with its clutter, the moving objects, and the camera."""
+    scenery = Canvas(background(rng, hw))
+    for _ in range(rng.integers(0, 7)):
+        scenery.add(clutter_mask(rng, hw), random_paint(rng, CLUTTER_SCALE * min(hw)), (0.0, 0.0))
+    # Every class moves in every video, so a demo shows all of them.
+    labels = [*rng.permutation(LABELS), *rng.choice(LABELS, rng.integers(0, 3))]
+    movers = [_random_mover(rng, hw, scenery, str(label)) for label in labels]
+    return scenery.image, movers, random_look(rng)
+
+
+def _random_mover(
+    rng: np.random.Generator, hw: tuple[int, int], scenery: Canvas, label: str
+) -> Mover:
+    shape = random_shape(rng, hw, label)
+    paint = contrasting_paint(rng, shape.size, scenery.mean_under(shape_mask(shape, hw)))
+    speed, heading = rng.uniform(1, 6) * min(hw) / 480, rng.uniform(0, 2 * math.pi)
+    velocity = (speed * math.cos(heading), speed * math.sin(heading))
+    return Mover(shape, paint, velocity, rng.uniform(-0.03, 0.03))
+
+
+@contextmanager
+def _staged(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` that replaces it only if the block succeeds."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(name)
+        os.replace(name, path)
+    finally:
+        Path(name).unlink(missing_ok=True)

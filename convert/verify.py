@@ -48,7 +48,8 @@ def verify_conversion(
 
     info = steps.run("op check", lambda: read_model_file(model), _describe_ops)
     float_ops = info.float_ops() if options.mode in INTEGER_MODES else []
-    if float_ops and not options.allow_float_ops:
+    chosen_float = bool(options.float_layers) and options.float_layers != ("auto",)
+    if float_ops and not (options.allow_float_ops or chosen_float):
         raise ConversionError(
             f"the {options.mode} model still computes in float: {', '.join(float_ops)}; "
             "check the calibration data or pass --allow-float-ops"

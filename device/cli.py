@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -26,6 +27,7 @@ DEVICE_COMMANDS: dict[str, tuple[object, str]] = {
 }
 HOST_COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("pisight.convert.cli_convert", "quantize a detector into a verified bundle"),
+    "synth": ("pisight.convert.cli_synth", "write a synthetic detection dataset and/or video"),
 }
 
 # Errors that are the user's input, not our bug: one line on stderr, exit 2.
@@ -48,10 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, summary) in DEVICE_COMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=summary)
         module.add_arguments(sub)
-    for name, (module_name, summary) in HOST_COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=summary, add_help=False)
-        sub.add_argument("rest", nargs=argparse.REMAINDER)
-        sub.set_defaults(host_module=module_name)
+    for name, (_, summary) in HOST_COMMANDS.items():
+        commands.add_parser(name, help=f"{summary} (workstation)", description=summary)
     return parser
 
 
@@ -69,14 +69,24 @@ def _host_command(module_name: str, name: str, argv: Sequence[str]) -> int:
         return 2
     parser = argparse.ArgumentParser(prog=f"pisight {name}", description=HOST_COMMANDS[name][1])
     module.add_arguments(parser)
-    return _call(module.main, parser.parse_args(list(argv)))
+    args = parser.parse_args(list(argv))
+    # SIGTERM unwinds like Ctrl-C, so temporary files are removed and nothing half-written
+    # is left behind.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    return _call(module.main, args)
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _call(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         return command(args)
     except KeyboardInterrupt:
-        return 0
+        # `run` ends on signals by itself; anything interrupted here did not finish.
+        print("pisight: interrupted; nothing was written", file=sys.stderr)
+        return 130
     except USER_ERRORS as exc:
         logging.getLogger("pisight").debug("details", exc_info=True)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -85,14 +95,20 @@ def _call(command: Callable[[argparse.Namespace], int], args: argparse.Namespace
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in argv or "--verbose" in argv
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.INFO,
         format="pisight: %(message)s",
         stream=sys.stderr,
     )
-    if getattr(args, "host_module", None):
-        return _host_command(args.host_module, args.command, args.rest)
+    # Host commands parse their own arguments once their module (and TensorFlow) loads;
+    # argparse's REMAINDER cannot pass on arguments that start with "--".
+    positional = [i for i, arg in enumerate(argv) if not arg.startswith("-")]
+    if positional and argv[positional[0]] in HOST_COMMANDS:
+        name = argv[positional[0]]
+        return _host_command(HOST_COMMANDS[name][0], name, argv[positional[0] + 1 :])
+    args = build_parser().parse_args(argv)
     module = DEVICE_COMMANDS[args.command][0]
     return _call(module.main, args)
 

@@ -8,9 +8,11 @@ the file, and the total work is capped, so any byte string either parses or rais
 
     >>> model = read_model_file("bundle/model.tflite")
     >>> [f"{op.name} v{op.version}" for op in model.ops]
-    ['CONV_2D v5', 'DEQUANTIZE v2', 'FULLY_CONNECTED v9', 'QUANTIZE v2']
+    ['CONV_2D v3', 'DEQUANTIZE v2', 'FULLY_CONNECTED v4', 'MEAN v2', 'QUANTIZE v1', 'SOFTMAX v2']
     >>> model.float_ops(), model.min_runtime_version
-    ([], '2.17.0')
+    ([], '1.14.0')
+    >>> read_model_file(b"not a model at all")
+    ModelFileError: the in-memory model has identifier b'a mo', not b'TFL3': not a TFLite flatbuffer
 
 Field slots follow tensorflow/lite/schema/schema.fbs (schema version 3).
 """
@@ -23,6 +25,7 @@ import struct
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from flatbuffers import encode
 from flatbuffers import number_types as nt
@@ -224,7 +227,19 @@ class _Table:
         return [self.reader.table(p + self.reader.get(nt.UOffsetTFlags, p)) for p in items]
 
 
-def _opcodes(model: _Table) -> list[tuple[str, int, bool]]:
+_Code = tuple[str, int, bool]  # an operator code: name, version, custom
+_Span = tuple[int, int]  # where a buffer's bytes lie in the file: start, length
+
+
+class _Graph(NamedTuple):
+    tensors: tuple[TensorInfo, ...]
+    operators: tuple[OperatorInfo, ...]
+    opcode_indices: tuple[int, ...]  # into Model.operator_codes, one per operator
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+def _opcodes(model: _Table) -> list[_Code]:
     """(name, version, custom) per operator code."""
     codes = []
     for code in model.tables(1):
@@ -239,7 +254,7 @@ def _opcodes(model: _Table) -> list[tuple[str, int, bool]]:
     return codes
 
 
-def _buffers(reader: _Reader, model: _Table) -> list[tuple[int, int]]:
+def _buffers(reader: _Reader, model: _Table) -> list[_Span]:
     """(start, length) in the file of each buffer's bytes; (0, 0) when empty."""
     spans = []
     for i, buffer in enumerate(model.tables(4)):
@@ -260,8 +275,7 @@ def _check(what: str, indices: tuple[int, ...], limit: int, optional: bool = Fal
         raise _CorruptError(f"{what} refers to tensor {bad[0]} of {limit}")
 
 
-def _subgraph(graph: _Table, codes: list, spans: list) -> tuple:
-    """(tensors, operators, inputs, outputs, opcode index per operator) of one subgraph."""
+def _tensors(graph: _Table, spans: list[_Span]) -> tuple[TensorInfo, ...]:
     tensors = []
     for tensor in graph.tables(0):
         buffer = tensor.scalar(2, nt.Uint32Flags)
@@ -278,6 +292,11 @@ def _subgraph(graph: _Table, codes: list, spans: list) -> tuple:
                 is_variable=bool(tensor.scalar(5, nt.BoolFlags)),
             )
         )
+    return tuple(tensors)
+
+
+def _subgraph(graph: _Table, codes: list[_Code], spans: list[_Span]) -> _Graph:
+    tensors = _tensors(graph, spans)
     inputs, outputs = graph.ints(1), graph.ints(2)
     _check("a subgraph input", inputs, len(tensors))
     _check("a subgraph output", outputs, len(tensors))
@@ -290,7 +309,7 @@ def _subgraph(graph: _Table, codes: list, spans: list) -> tuple:
         _check(f"operator {i}", operator.inputs + operator.outputs, len(tensors), optional=True)
         operators.append(operator)
         opcode_indices.append(index)
-    return tuple(tensors), tuple(operators), inputs, outputs, opcode_indices
+    return _Graph(tensors, tuple(operators), tuple(opcode_indices), inputs, outputs)
 
 
 def _signature_outputs(model: _Table, tensor_counts: list[int]) -> dict[str, int]:
@@ -307,7 +326,7 @@ def _signature_outputs(model: _Table, tensor_counts: list[int]) -> dict[str, int
     return outputs
 
 
-def _metadata(reader: _Reader, model: _Table, spans: list) -> dict[str, bytes]:
+def _metadata(reader: _Reader, model: _Table, spans: list[_Span]) -> dict[str, bytes]:
     metadata = {}
     for entry in model.tables(6):
         buffer = entry.scalar(1, nt.Uint32Flags)
@@ -326,24 +345,24 @@ def _parse(data: bytes, path: Path | None) -> ModelFile:
     graphs = [_subgraph(graph, codes, spans) for graph in model.tables(2)]
     if not graphs:
         raise _CorruptError("it has no subgraphs")
-    uses = Counter(index for graph in graphs for index in graph[4])
-    merged: Counter[tuple[str, int, bool]] = Counter()
+    uses = Counter(index for graph in graphs for index in graph.opcode_indices)
+    merged: Counter[_Code] = Counter()
     for index, code in enumerate(codes):
-        merged[code] += uses[index]
-    tensors, operators, inputs, outputs, _ = graphs[0]
+        merged[code] += uses[index]  # two codes may share a (name, version)
+    main = graphs[0]
     return ModelFile(
         path=path,
         size=len(data),
         schema_version=model.scalar(0, nt.Uint32Flags),
         description=model.string(3),
         ops=tuple(OpInfo(*code, count=n) for code, n in sorted(merged.items())),
-        operators=operators,
-        tensors=tensors,
-        inputs=inputs,
-        outputs=outputs,
+        operators=main.operators,
+        tensors=main.tensors,
+        inputs=main.inputs,
+        outputs=main.outputs,
         subgraphs=len(graphs),
         metadata=_metadata(reader, model, spans),
-        signature_outputs=_signature_outputs(model, [len(g[0]) for g in graphs]),
+        signature_outputs=_signature_outputs(model, [len(g.tensors) for g in graphs]),
     )
 
 
@@ -373,9 +392,9 @@ def _load(source: str | Path, max_size: int) -> bytes:
 def read_model_file(path_or_bytes: str | Path | bytes, max_size: int = 512 * 2**20) -> ModelFile:
     """Parse and validate a TFLite model; raise ModelFileError on anything malformed."""
     if isinstance(path_or_bytes, bytes | bytearray | memoryview):
-        path, label, data = None, "the model bytes", bytes(path_or_bytes)
+        path, label, data = None, "the in-memory model", bytes(path_or_bytes)
         if len(data) > max_size:
-            raise ModelFileError(f"{label} are {len(data)} bytes, over {max_size}")
+            raise ModelFileError(f"{label} is {len(data)} bytes, over {max_size}")
     else:
         path, label = Path(path_or_bytes), str(path_or_bytes)
         data = _load(path, max_size)

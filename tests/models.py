@@ -42,11 +42,26 @@ def calibration_batches(size: int, count: int = 8, seed: int = 0):
     )
 
 
-def build_tiny_ssd(directory: Path, size: int = 96, mode: str = "int8") -> Path:
-    """A random-weight SSD-MobileNetV2 (alpha 0.35), converted; returns the .tflite path."""
+def live_random_ssd(size: int = 96) -> tuple[keras.Model, SSDConfig]:
+    """A random-weight SSD-MobileNetV2 (alpha 0.35) whose activations are not dead.
+
+    Freshly initialised batch norms leave whole ReLU6 outputs at zero for some inputs;
+    calibration then sees an empty range, which 16x8 kernels reject. A positive beta
+    keeps every layer alive, as training would.
+    """
     tf.keras.utils.set_random_seed(0)
     config = SSDConfig(num_classes=len(SSD_LABELS), input_size=size, alpha=0.35, labels=SSD_LABELS)
-    saved = export_saved_model(build_ssd(config), config, directory / "saved_model")
+    model = build_ssd(config)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.beta.assign(tf.fill(layer.beta.shape, 0.5))
+    return model, config
+
+
+def build_tiny_ssd(directory: Path, size: int = 96, mode: str = "int8") -> Path:
+    """A tiny live random-weight SSD, converted; returns the .tflite path."""
+    model, config = live_random_ssd(size)
+    saved = export_saved_model(model, config, directory / "saved_model")
     data = convert_saved_model(saved, QuantizeOptions(mode=mode), calibration_batches(size))
     path = directory / f"ssd_{mode}.tflite"
     path.write_bytes(data)

@@ -294,7 +294,7 @@ def test_bad_files_are_refused_fast(models: dict[str, Path], tmp_path: Path, cas
     make, problem = BAD_BYTES[case]
     path = tmp_path / "model.tflite"
     path.write_bytes(make(models["int8"].read_bytes()))
-    for source, label in ((path, str(path)), (path.read_bytes(), "the model bytes")):
+    for source, label in ((path, str(path)), (path.read_bytes(), "the in-memory model")):
         start = time.perf_counter()
         with pytest.raises(ModelFileError) as raised:
             read_model_file(source)
@@ -323,7 +323,7 @@ def test_missing_and_oversized_files(tmp_path: Path) -> None:
     path.write_bytes(craft_model())
     with pytest.raises(ModelFileError, match=r"big\.tflite is \d+ bytes, over 100"):
         read_model_file(path, max_size=100)
-    with pytest.raises(ModelFileError, match=r"the model bytes are \d+ bytes, over 100"):
+    with pytest.raises(ModelFileError, match=r"the in-memory model is \d+ bytes, over 100"):
         read_model_file(path.read_bytes(), max_size=100)
 
 

@@ -1,0 +1,70 @@
+"""`pisight train`: train an SSD-MobileNetV2 detector on a dataset.
+
+    pisight train --data data/shapes --out demo.keras --backbone-weights none
+    pisight train --data data/voc --out voc.keras --input-size 224 --alpha 0.5 \\
+        --backbone-weights imagenet --epochs 80
+
+Writes MODEL.keras and MODEL.keras.json (the SSD config `pisight convert` needs); the
+saved model is the one with the best validation mAP@0.5. The defaults (TrainOptions)
+suit the demo detector on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from pisight.convert.train import TrainOptions, train
+
+log = logging.getLogger("pisight.train")
+DEFAULTS = TrainOptions(data="", out="")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--data", required=True, metavar="DATASET", help="VOC dir, COCO json or YOLO dir")
+    add("--out", required=True, type=Path, metavar="MODEL.keras", help="where the model goes")
+    add("--input-size", type=int, default=DEFAULTS.input_size, help="square input side")
+    add("--alpha", type=float, default=DEFAULTS.alpha, help="MobileNetV2 width multiplier")
+    add("--epochs", type=int, default=DEFAULTS.epochs)
+    add("--batch-size", type=int, default=DEFAULTS.batch_size)
+    add("--lr", type=float, default=DEFAULTS.learning_rate, help="peak learning rate")
+    add(
+        "--backbone-weights",
+        default=DEFAULTS.backbone_weights,
+        metavar="imagenet|none|PATH",
+        help="imagenet (downloads; best for real photos), none (from scratch) or a weights file",
+    )
+    add("--seed", type=int, default=DEFAULTS.seed)
+    add("--val-fraction", type=float, default=DEFAULTS.val_fraction,
+        help="share of DATASET held out for validation")  # fmt: skip
+    add("--val-data", metavar="DATASET", help="a separate validation dataset instead")
+    add("--eval-every", type=int, default=DEFAULTS.eval_every, help="epochs between validations")
+    add("--patience", type=int, default=DEFAULTS.patience,
+        help="stop after this many epochs without a better validation mAP@0.5")  # fmt: skip
+
+
+def main(args: argparse.Namespace) -> int:
+    options = TrainOptions(
+        data=args.data,
+        out=args.out,
+        input_size=args.input_size,
+        alpha=args.alpha,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        backbone_weights=args.backbone_weights,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        val_data=args.val_data,
+        eval_every=args.eval_every,
+        patience=args.patience,
+    )
+    result = train(options)
+    best = "-" if result.best_map50 is None else f"{result.best_map50:.3f}"
+    print(
+        f"model={result.model_path} best_map50={best} epochs={result.epochs_run} "
+        f"seconds={result.seconds:.0f}"
+    )
+    return 0

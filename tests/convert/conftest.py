@@ -1,0 +1,39 @@
+"""Converter fixtures: a tiny detector on disk and calibration frames, built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from pisight.device.testpattern import render_frame
+
+
+@pytest.fixture(scope="session")
+def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight SSD-MobileNetV2 (alpha 0.35, 96x96, 3 classes) as MODEL.keras."""
+    from pisight.convert.ssd import save_detector
+    from tests.models import live_random_ssd
+
+    model, config = live_random_ssd()
+    path = tmp_path_factory.mktemp("detector") / "tiny.keras"
+    save_detector(model, config, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_saved_model(tiny_detector: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pisight.convert.export import export_saved_model
+    from pisight.convert.ssd import load_detector
+
+    model, config = load_detector(tiny_detector)
+    return export_saved_model(model, config, tmp_path_factory.mktemp("sm") / "saved_model")
+
+
+@pytest.fixture(scope="session")
+def calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("calibration")
+    for index in range(24):
+        cv2.imwrite(str(directory / f"{index:03d}.jpg"), render_frame(index * 5))
+    return directory

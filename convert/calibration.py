@@ -73,11 +73,8 @@ def load_calibration_frames(
 ) -> CalibrationFrames:
     if count < 1:
         raise CalibrationError("--calib-samples must be at least 1")
+    check_calibration_source(source)
     path = Path(source)
-    if not path.exists():
-        raise CalibrationError(
-            f"no such calibration source: {path} (give images, a video or a dataset)"
-        )
     images = _read_source(path, count, seed)
     if not images:
         raise CalibrationError(f"{path} holds no readable images or frames for calibration")

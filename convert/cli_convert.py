@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="foreign SavedModels: the pixel range they expect, -1,1 or 0,1")  # fmt: skip
     add("--weights", choices=("none", "imagenet"), default="none",
         help="keras:mobilenet_v2 weights (imagenet downloads)")  # fmt: skip
+    add("--eval-data", default=None, help="dataset for the FP32-vs-converted mAP check")
+    add(
+        "--max-map-drop",
+        type=float,
+        default=1.0,
+        help="fail if mAP@0.5 drops by more points than this (default 1.0)",
+    )
     add("--allow-float-ops", action="store_true", help="build int8 even with float fallbacks")
     add(
         "--float-layers",
@@ -68,6 +75,8 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
         allow_float_ops=args.allow_float_ops,
         float_layers=tuple(n.strip() for n in args.float_layers.split(",") if n.strip()),
         min_agreement=args.min_agreement,
+        eval_data=args.eval_data,
+        max_map_drop=args.max_map_drop,
         check_legacy_runtime=not args.skip_tflite_runtime_check,
     )  # fmt: skip
 

@@ -48,6 +48,10 @@ class ConvertOptions:
     allow_float_ops: bool = False
     check_legacy_runtime: bool = True
     agreement_frames: int = 50
+    eval_data: str | None = None
+    """Dataset to evaluate FP32 and the converted model on, side by side."""
+    max_map_drop: float = 1.0
+    """Points of mAP@0.5 quantization may cost before the conversion fails."""
     float_layers: tuple[str, ...] = ()
     """Layers kept in float; ("auto",) picks the worst ones when agreement is low."""
     min_agreement: float = 0.9
@@ -111,10 +115,11 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
             model, verification, selective = _selective(
                 options, source, frames, reference, verification, workdir, steps
             )
+        accuracy = _accuracy_gate(options, workdir, model, source, steps)
         from pisight.convert.packaging import package_bundle
 
         metadata = package_bundle(
-            options, source, model, reference, frames, verification, steps, selective
+            options, source, model, reference, frames, verification, steps, selective, accuracy
         )
     return ConversionResult(
         options.out, len(model), len(reference), metadata, time.perf_counter() - started
@@ -154,6 +159,38 @@ def _quantize(
         )
     quantize = QuantizeOptions(options.mode, options.io_dtype, options.per_tensor)
     return convert_saved_model(source.saved_model, quantize, frames.batches if frames else None)
+
+
+def _accuracy_gate(
+    options: ConvertOptions, workdir: Path, model: bytes, source: ModelInput, steps: StepLog
+) -> dict[str, Any] | None:
+    """FP32 and converted mAP on the same data through the same Detector; fail on a big drop."""
+    if options.eval_data is None:
+        return None
+    from pisight.convert.datasets import load_dataset
+    from pisight.convert.evaluate import evaluate_model
+    from pisight.convert.verify import write_model_dir
+
+    dataset = load_dataset(options.eval_data)
+    converted = write_model_dir(workdir / "evaluated", model, source)
+
+    def describe(result: Any) -> str:
+        return f"mAP@0.5 {result.map50:.4f}, mAP@[.5:.95] {result.map50_95:.4f}"
+
+    fp32 = steps.run("mAP fp32", lambda: evaluate_model(workdir / "reference", dataset), describe)
+    quantized = steps.run(
+        f"mAP {options.mode}", lambda: evaluate_model(converted, dataset), describe
+    )
+    drop = (fp32.map50 - quantized.map50) * 100.0
+    accuracy = {"dataset": str(options.eval_data), "images": fp32.images, "fp32": fp32.to_json(),
+                "converted": quantized.to_json(), "map50_drop_points": round(drop, 3)}  # fmt: skip
+    if drop > options.max_map_drop:
+        raise ConversionError(
+            f"{options.mode} costs {drop:.2f} points of mAP@0.5 (fp32 {fp32.map50:.4f}, "
+            f"{options.mode} {quantized.map50:.4f}), more than --max-map-drop "
+            f"{options.max_map_drop:g}; try more --calib-samples or --float-layers auto"
+        )
+    return accuracy
 
 
 def _wants_selective(options: ConvertOptions, verification: Any) -> bool:

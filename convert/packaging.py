@@ -83,6 +83,15 @@ def render_report(metadata: dict, steps: list[dict]) -> str:
             f"| LiteRT latency p50 ({metrics['latency_threads']} threads) | "
             f"{fp32_latency['p50']:.2f} ms | {latency['p50']:.2f} ms |"
         )
+    accuracy = metadata.get("accuracy")
+    if accuracy:
+        fp32, converted = accuracy["fp32"], accuracy["converted"]
+        change = -accuracy["map50_drop_points"]
+        lines.append(
+            f"| mAP@0.5 ({accuracy['images']} images) | {fp32['map50']:.4f} | "
+            f"{converted['map50']:.4f} ({change:+.2f} pts) |"
+        )
+        lines.append(f"| mAP@[.5:.95] | {fp32['map50_95']:.4f} | {converted['map50_95']:.4f} |")
     lines += _agreement_lines(metrics.get("agreement"))
     lines += ["", "## Checks", ""]
     ops = ", ".join(f"{op['name']} v{op['version']}" for op in metadata["ops"])
@@ -132,10 +141,14 @@ def _selective_lines(selective: dict | None) -> list[str]:
 
 
 def package_bundle(
-    options, source, model, reference, frames, verification, steps, selective=None
+    options, source, model, reference, frames, verification, steps, selective=None, accuracy=None
 ) -> dict:
     metadata = build_metadata(options, source, model, reference, frames, verification)
     metadata["selective_quantization"] = selective
+    metadata["accuracy"] = accuracy
+    if accuracy:
+        metadata["metrics"]["map50_fp32"] = accuracy["fp32"]["map50"]
+        metadata["metrics"]["map50"] = accuracy["converted"]["map50"]
     report = render_report(metadata, steps.steps)
     labels = source.labels or ("object",)
     write_bundle(options.out, model, labels, metadata, report)

@@ -54,7 +54,7 @@ def verify_conversion(
             f"the {options.mode} model still computes in float: {', '.join(float_ops)}; "
             "check the calibration data or pass --allow-float-ops"
         )
-    candidate = _write_model(workdir / "candidate", model, source)
+    candidate = write_model_dir(workdir / "candidate", model, source)
     litert = steps.run("ai-edge-litert", lambda: _litert_check(candidate), _describe_litert)
     legacy = steps.run(
         "tflite-runtime 2.14", lambda: _legacy_check(options, model), lambda r: r["detail"]
@@ -65,8 +65,8 @@ def verify_conversion(
             "tflite-runtime would fail. Pass --skip-tflite-runtime-check to build anyway"
         )
     agreement = reference_latency = None
+    baseline = write_model_dir(workdir / "reference", reference, source)
     if options.mode != "fp32":
-        baseline = _write_model(workdir / "reference", reference, source)
         reference_latency = benchmark(baseline, "litert", default_threads(), 30, 5).to_json()
         reference_latency = reference_latency["latency_ms"]
     if options.mode != "fp32" and frames is not None:
@@ -94,7 +94,7 @@ def _describe_ops(info) -> str:
     return f"{len(info.ops)} ops ({listed}); min runtime {info.min_runtime_version}"
 
 
-def _write_model(directory: Path, model: bytes, source) -> Path:
+def write_model_dir(directory: Path, model: bytes, source) -> Path:
     """A minimal bundle so the device Detector preprocesses exactly as on the Pi."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "model.tflite").write_bytes(model)

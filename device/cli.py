@@ -28,6 +28,9 @@ DEVICE_COMMANDS: dict[str, tuple[object, str]] = {
 HOST_COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("pisight.convert.cli_convert", "quantize a detector into a verified bundle"),
     "synth": ("pisight.convert.cli_synth", "write a synthetic detection dataset and/or video"),
+    "demo": ("pisight.convert.demo", "the whole kit end to end on synthetic data, no camera"),
+    "train": ("pisight.convert.cli_train", "train an SSD-MobileNetV2 detector"),
+    "eval": ("pisight.convert.cli_eval", "mAP@0.5 and mAP@[.5:.95] of a model on a dataset"),
 }
 
 # Errors that are the user's input, not our bug: one line on stderr, exit 2.

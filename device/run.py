@@ -22,7 +22,7 @@ from pisight.device.capture import CaptureWorker
 from pisight.device.cores import pin_current_thread, plan_cores
 from pisight.device.detector import Detector, DetectorOptions
 from pisight.device.handoff import LatestSlot
-from pisight.device.pipeline import Pipeline, PipelineOptions
+from pisight.device.pipeline import Pipeline, PipelineOptions, Summary
 from pisight.device.runtime import RUNTIMES, default_threads
 from pisight.device.server import (
     FrameBroadcast,
@@ -136,6 +136,13 @@ def _validate(args: argparse.Namespace) -> None:
 
 def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
     """hooks: optional on_first_frame / on_heartbeat callables (systemd glue)."""
+    summary = execute(args, hooks)
+    print(summary.line(), flush=True)
+    return 0
+
+
+def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Summary:
+    """Run the device pipeline until it ends; returns its summary."""
     _validate(args)
     hooks = hooks or {}
     # The inference thread holds the GIL only for microseconds between invokes; a short
@@ -186,10 +193,9 @@ def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
         capture.stop()
         if server:
             server.stop()
-    print(summary.line(), flush=True)
     if pipeline.error is not None:
         raise RuntimeError(f"the pipeline stopped: {pipeline.error}")
-    return 0
+    return summary
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:

@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pisight.convert.anchors import decode_boxes
+from pisight.convert.anchors import AnchorConfig, decode_boxes
 from pisight.convert.datasets import Dataset, load_dataset
 from pisight.convert.evaluate import CocoScores, coco_map
 from pisight.convert.ssd import SSDConfig, build_ssd, model_anchors, save_detector
 from pisight.convert.tf import keras, tf
-from pisight.convert.train_data import model_pixels, training_batches
+from pisight.convert.train_data import Augmentation, model_pixels, training_batches
 from pisight.device.detections import Detections
 
 log = logging.getLogger("pisight.train")
@@ -71,6 +72,10 @@ class TrainOptions:
     """Epochs between validation runs."""
     patience: int = 16
     """Stop when mAP@0.5 has not improved for this many epochs."""
+    anchors: AnchorConfig = field(default_factory=AnchorConfig)
+    """Anchor scales and shapes; saved in the config, so export uses the same."""
+    augmentation: Augmentation | None = field(default_factory=Augmentation)
+    """Random crop, flip and colour jitter; None trains on the images as they are."""
 
 
 @dataclass(frozen=True)
@@ -88,13 +93,14 @@ def train(options: TrainOptions) -> TrainResult:
     train_set, val_set = _datasets(options)
     config = SSDConfig(
         num_classes=len(train_set.labels), input_size=options.input_size,
-        alpha=options.alpha, labels=train_set.labels,
+        alpha=options.alpha, anchors=options.anchors, labels=train_set.labels,
     )  # fmt: skip
     model = build_model(config, options.backbone_weights)
     anchors = model_anchors(model, config)
     batches = training_batches(
-        train_set, anchors, options.input_size, options.batch_size, options.seed
-    )
+        train_set, anchors, options.input_size, options.batch_size, options.seed,
+        options.augmentation,
+    )  # fmt: skip
     steps = math.ceil(len(train_set.samples) / options.batch_size)
     step = _train_step(model, _optimizer(options, steps))
     out = Path(options.out)
@@ -103,10 +109,10 @@ def train(options: TrainOptions) -> TrainResult:
     log.info("training on %d images, validating on %d, %d anchors, %d steps/epoch",
              len(train_set.samples), len(val_set.samples), len(anchors), steps)  # fmt: skip
     best, epochs_run = _fit(
-        options, step, batches, validation, lambda: save_detector(model, config, out)
+        options, step, batches, validation, lambda: save_atomically(model, config, out)
     )
     if validation is None:
-        save_detector(model, config, out)
+        save_atomically(model, config, out)
     return TrainResult(best, epochs_run, time.monotonic() - start, out)
 
 
@@ -135,6 +141,14 @@ def _fit(
             log.info("no mAP@0.5 gain for %d epochs: stopping", options.patience)
             break
     return best, epoch
+
+
+def save_atomically(model: keras.Model, config: SSDConfig, out: Path) -> None:
+    """save_detector via temporary files: a crash mid-save must not eat the best model."""
+    scratch = out.with_name(f".{out.stem}.partial{out.suffix}")
+    save_detector(model, config, scratch)
+    os.replace(scratch, out)
+    os.replace(f"{scratch}.json", f"{out}.json")
 
 
 def _datasets(options: TrainOptions) -> tuple[Dataset, Dataset]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pisight.device.bundle import locate_model
+from pisight.device.probe import check_model
 from pisight.device.runtime import RUNTIMES, default_threads, make_interpreter
 
 
@@ -72,11 +73,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=10, help="untimed invokes first")
     parser.add_argument("--runtime", choices=list(RUNTIMES), default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    parser.add_argument(
+        "--no-probe", action="store_true",
+        help="trusted model: skip loading it in a sandboxed child process first",
+    )  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
     if args.runs < 1:
         raise ValueError("--runs must be at least 1")
+    if not args.no_probe:
+        check_model(locate_model(args.model).model, args.runtime)
     result = benchmark(args.model, args.runtime, args.threads, args.runs, args.warmup).to_json()
     latency = result["latency_ms"]
     print(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,8 +50,11 @@ _SOURCE_FAILURES = (SourceError, cv2.error)
 class CaptureOptions:
     # Wait before each reopen attempt; the last value repeats for as long as it fails.
     reopen_backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0)
-    # No frame from a live source for this long marks it offline (a read may hang).
+    # No frame from a live source for this long marks it offline and closes it, which
+    # unblocks a hung read; the source is then reopened with the backoff above.
     stall_timeout_s: float = 5.0
+    # A source that opens and fails again at once would otherwise reopen every 0.5 s.
+    max_reopens_per_minute: int = 6
     # How long a lossless put waits before checking for stop again.
     put_poll_s: float = 0.2
 
@@ -76,6 +80,10 @@ class CaptureWorker:
         self._bad_frames_rejected = 0  # frames a source let through that were not BGR uint8
         self._online = False
         self._started_at = 0.0
+        self._opened_at = 0.0
+        self._stall_closed = False  # the watchdog closed the source: its end is a failure
+        self._reopen_times: deque[float] = deque()
+        self.stalls = 0
         self.live = False
         self.description = ""
         self.frames_captured = 0
@@ -93,9 +101,12 @@ class CaptureWorker:
         self.live = bool(source.live)
         self.description = source.description
         self._online = True
-        self._started_at = time.monotonic()
+        self._started_at = self._opened_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self._thread.start()
+        if self.live:
+            watchdog = threading.Thread(target=self._watch, name="capture-watchdog", daemon=True)
+            watchdog.start()
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the thread and close the source; the slot is left for its owner to close."""
@@ -154,7 +165,11 @@ class CaptureWorker:
             return True
         try:
             image = source.read()
-        except _SOURCE_FAILURES as exc:
+        except Exception as exc:
+            # After a stall close, a source may fail in any way; otherwise only device
+            # failures are recovered from, and anything else is a bug that ends capture.
+            if not isinstance(exc, _SOURCE_FAILURES) and not self._stall_closed:
+                raise
             if not self._stop.is_set():  # stop() closing a blocked source is not a failure
                 self._online = False
                 log.warning("%s failed: %s; reopening", self.description, _one_line(exc))
@@ -163,6 +178,8 @@ class CaptureWorker:
         if image is None:
             if self._stop.is_set():
                 return False  # closed under a blocked read by stop(): not a real end
+            if self._stall_closed:
+                return True  # the watchdog closed a hung read; reopen, do not end
             self.ended.set()
             self._slot.close()
             return False
@@ -187,14 +204,39 @@ class CaptureWorker:
             if self._slot.put(frame, wait=True, timeout=self._options.put_poll_s):
                 return
 
+    def _watch(self) -> None:
+        """Close a live source that has delivered nothing for stall_timeout_s."""
+        timeout = self._options.stall_timeout_s
+        while not self._stop.wait(min(timeout / 4, 1.0)):
+            newest = max(self.last_frame_time or 0.0, self._opened_at)
+            with self._source_lock:
+                stalled = self._source is not None and time.monotonic() - newest >= timeout
+                if stalled:
+                    self._stall_closed = True
+            if stalled:
+                self._online = False
+                self.stalls += 1
+                log.warning("%s sent no frame for %g s; reopening", self.description, timeout)
+                self._close_source()
+
+    def _next_delay(self) -> float:
+        """The backoff before the next attempt, stretched to honour the per-minute cap."""
+        backoff = self._options.reopen_backoff_s
+        delay = backoff[min(self._backoff_index, len(backoff) - 1)] if backoff else 0.0
+        self._backoff_index += 1
+        now = time.monotonic()
+        while self._reopen_times and now - self._reopen_times[0] >= 60.0:
+            self._reopen_times.popleft()
+        if len(self._reopen_times) >= self._options.max_reopens_per_minute:
+            delay = max(delay, self._reopen_times[0] + 60.0 - now)
+        return delay
+
     def _reopen(self) -> bool:
         """Wait the next backoff and open the source again; False when stopped."""
         while True:
-            backoff = self._options.reopen_backoff_s
-            delay = backoff[min(self._backoff_index, len(backoff) - 1)] if backoff else 0.0
-            self._backoff_index += 1
-            if self._stop.wait(delay):
+            if self._stop.wait(self._next_delay()):
                 return False
+            self._reopen_times.append(time.monotonic())
             try:
                 source = self._open_fn()
             except _SOURCE_FAILURES as exc:
@@ -205,6 +247,8 @@ class CaptureWorker:
                     source.close()
                     return False
                 self._source = source
+                self._opened_at = time.monotonic()
+                self._stall_closed = False
             self.reopen_count += 1
             return True
 

@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from pisight.device import bench, run
+from pisight.device import bench, deploy, flash, run
 from pisight.device.sources import SourceError
 
 # Subcommand -> (module with add_arguments/main, one-line help). Host-only commands are
@@ -24,6 +24,8 @@ from pisight.device.sources import SourceError
 DEVICE_COMMANDS: dict[str, tuple[object, str]] = {
     "run": (run, "stream a camera through a model: live view, logs, metrics"),
     "bench": (bench, "interpreter latency percentiles of a model"),
+    "deploy": (deploy, "push a bundle to Pis over SSH, verified, with health check and rollback"),
+    "flash": (flash, "make a freshly written Pi OS card boot into the detector service"),
 }
 HOST_COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("pisight.convert.cli_convert", "quantize a detector into a verified bundle"),

@@ -34,7 +34,9 @@ _SCALE = {"rss_mb": 1024.0 * 1024.0}
 
 
 def frames_flow(status: dict[str, Any]) -> bool:
-    """True while the last frame is fresh: the pipeline is up."""
+    """True while the last frame is fresh and the source online: the pipeline is up."""
+    if status.get("source_online") is False:
+        return False  # the capture watchdog saw the stall before the last frame aged out
     age = status.get("last_frame_age_s")
     return age is not None and age < FRESH_FRAME_S
 

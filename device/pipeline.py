@@ -33,9 +33,11 @@ from pisight.device.frames import Frame
 from pisight.device.handoff import LatestSlot, SlotClosedError
 from pisight.device.metrics import FPSMonitor, LatencyWindow, SystemSampler
 from pisight.device.outputs import DetectionLog, MetricsLog, Recorder
+from pisight.device.watchdog import InvokeWatchdog, draw_stale_marker
 
 log = logging.getLogger("pisight.pipeline")
 POLL_S = 0.2  # every blocking wait wakes this often to notice a stop
+SHUTDOWN_S = 3.0  # all threads together; SIGTERM must end the process within 5 s
 
 
 class Broadcast(Protocol):
@@ -63,6 +65,10 @@ class PipelineOptions:
     """Called from the decode loop at most once a second (systemd watchdog)."""
     inference_cores: frozenset[int] | None = None
     """Pin the inference thread to these cores (see cores.py); None leaves it free."""
+    invoke_timeout_s: float = 10.0
+    """An invoke running longer is abandoned and inference restarts on a new interpreter."""
+    stale_after_s: float = 2.0
+    """No new result for this long: viewers get the last picture marked stale, once a second."""
 
 
 @dataclass
@@ -141,6 +147,8 @@ class Pipeline:
         )
         self._boxes = BoxAnnotator()
         self._overlay = MetricsOverlay()
+        self._watchdog = InvokeWatchdog(options.invoke_timeout_s)
+        self._last_scene: np.ndarray | None = None
         self.error: BaseException | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -150,17 +158,20 @@ class Pipeline:
         self._started = time.monotonic()
         for name, target in (
             ("prepare", self._prepare_loop),
-            ("inference", self._inference_loop),
+            ("inference", lambda: self._inference_loop(self._watchdog.generation)),
             ("decode", self._decode_loop),
             ("output", self._output_loop),
             ("metrics", self._metrics_loop),
         ):
-            thread = threading.Thread(target=self._guard(target), name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._start_thread(name, target)
         while not stop.is_set() and not self._done.is_set():
             stop.wait(POLL_S)
         return self._shutdown()
+
+    def _start_thread(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=self._guard(target), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def _guard(self, target):
         def run() -> None:
@@ -178,8 +189,9 @@ class Pipeline:
         self.capture.stop()
         for slot in (self._frames_in, self._prepared, self._inferred, self._results):
             slot.close()
-        for thread in self._threads:
-            thread.join(timeout=2.0)
+        deadline = time.monotonic() + SHUTDOWN_S
+        for thread in self._threads:  # an abandoned inference thread is not waited for
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         summary = self.summary()
         if self._metrics_log:
             self._metrics_log.write({**self.status(), **summary.values}, row="summary")
@@ -206,10 +218,11 @@ class Pipeline:
             if not _put_until_done(self._prepared, prepared, lossless, self._done):
                 return
 
-    def _inference_loop(self) -> None:
+    def _inference_loop(self, generation: int) -> None:
         if self.options.inference_cores:
             pin_current_thread(self.options.inference_cores)
-        while not self._done.is_set():
+        detector = self.detector
+        while not self._done.is_set() and self._watchdog.current(generation):
             try:
                 prepared = self._prepared.get(timeout=POLL_S)
             except SlotClosedError:  # the source ended: pass it on after the last frame
@@ -217,7 +230,11 @@ class Pipeline:
                 return
             if prepared is None:
                 continue
-            inferred = _Inferred(prepared.frame, self.detector.infer(prepared.tensor))
+            self._watchdog.begin()
+            raw = detector.infer(prepared.tensor)
+            if not self._watchdog.end(generation):
+                return  # abandoned while stuck; a fresh thread has taken over
+            inferred = _Inferred(prepared.frame, raw)
             # Lossless: decoding takes a fraction of an invoke, so this never waits long.
             if not _put_until_done(self._inferred, inferred, True, self._done):
                 return
@@ -259,15 +276,58 @@ class Pipeline:
             self._results, _Result(frame, detections, inference_ms), lossless, self._done
         )
 
+    def _restart_stuck_inference(self) -> None:
+        """Replace an inference thread stuck in invoke with a fresh one on a new interpreter."""
+        if not self._watchdog.stuck():
+            return
+        log.warning(
+            "invoke ran over %g s; restarting inference on a new interpreter",
+            self._watchdog.timeout_s,
+        )
+        try:
+            detector = Detector.load(self.detector.options)
+        except Exception as exc:  # keep the stream (stale) up; try again next tick
+            log.warning("reloading the model failed: %s", exc)
+            return
+        self.detector = detector
+        generation = self._watchdog.restart()
+        self._threads = [t for t in self._threads if t.name != "inference"]
+        self._start_thread("inference", lambda: self._inference_loop(generation))
+
+    def _stale_reason(self) -> str | None:
+        if not self.capture.online:
+            return "source offline"
+        age = None if self._last_result_at is None else time.monotonic() - self._last_result_at
+        if age is not None and age > self.options.stale_after_s:
+            return "inference stalled"
+        return None
+
+    def _publish_stale(self, last_marked: float) -> float:
+        """Re-send the last picture with a stale marker, at most once a second."""
+        now = time.monotonic()
+        if self._last_scene is None or self.broadcast is None or now - last_marked < 1.0:
+            return last_marked
+        reason = self._stale_reason()
+        if reason is None or not self.broadcast.wanted():
+            return last_marked
+        scene = draw_stale_marker(self._last_scene, reason)
+        ok, jpeg = cv2.imencode(
+            ".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, self.options.jpeg_quality]
+        )
+        if ok:
+            self.broadcast.publish(jpeg.tobytes())
+        return now
+
     def _output_loop(self) -> None:
         min_interval = 1.0 / self.options.stream_fps
-        last_encoded = 0.0
+        last_encoded = last_marked = 0.0
         while True:
             try:
                 result = self._results.get(timeout=POLL_S)
             except SlotClosedError:
                 return
             if result is None:
+                last_marked = self._publish_stale(last_marked)
                 continue
             viewers = self.broadcast is not None and self.broadcast.wanted()
             viewers = viewers and time.monotonic() - last_encoded >= min_interval
@@ -279,6 +339,7 @@ class Pipeline:
             if self._recorder:
                 self._recorder.write(scene)
             if viewers:
+                self._last_scene = scene
                 quality = [cv2.IMWRITE_JPEG_QUALITY, self.options.jpeg_quality]
                 ok, jpeg = cv2.imencode(".jpg", scene, quality)
                 last_encoded = time.monotonic()
@@ -290,6 +351,7 @@ class Pipeline:
         next_at = time.monotonic() + interval
         while not self._done.wait(max(0.0, next_at - time.monotonic())):
             next_at += interval
+            self._restart_stuck_inference()
             self._sample()
             if self._metrics_log:
                 self._metrics_log.write(self.status())
@@ -339,6 +401,9 @@ class Pipeline:
             "source": self.capture.description,
             "source_online": self.capture.online,
             "runtime": self.detector.runtime,
+            "inference_restarts": self._watchdog.restarts,
+            "source_stalls": self.capture.stalls,
+            "bad_frames": self.capture.bad_frames,
             "uptime_s": round(time.monotonic() - self._started, 1),
         }
 

@@ -18,11 +18,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from pisight.device.bundle import locate_model
 from pisight.device.capture import CaptureWorker
 from pisight.device.cores import pin_current_thread, plan_cores
 from pisight.device.detector import Detector, DetectorOptions
 from pisight.device.handoff import LatestSlot
 from pisight.device.pipeline import Pipeline, PipelineOptions, Summary
+from pisight.device.probe import check_model
 from pisight.device.runtime import RUNTIMES, default_threads
 from pisight.device.server import (
     FrameBroadcast,
@@ -32,6 +34,7 @@ from pisight.device.server import (
     parse_auth,
     parse_listen,
 )
+from pisight.device.service import systemd_hooks
 from pisight.device.sources import open_source
 
 log = logging.getLogger("pisight.run")
@@ -89,6 +92,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--runtime", choices=list(RUNTIMES), default=None, help="force an interpreter runtime")
     add(
+        "--no-probe",
+        action="store_true",
+        help="trusted model: skip loading it in a sandboxed child process first",
+    )
+    add(
         "--listen",
         default="127.0.0.1:8080",
         help="HOST:PORT of the live view (default 127.0.0.1:8080)",
@@ -135,8 +143,9 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
-    """hooks: optional on_first_frame / on_heartbeat callables (systemd glue)."""
-    summary = execute(args, hooks)
+    """hooks: optional on_first_frame / on_heartbeat callables; by default the systemd
+    READY/WATCHDOG notifications when started by a Type=notify unit ($NOTIFY_SOCKET)."""
+    summary = execute(args, systemd_hooks() if hooks is None else hooks)
     print(summary.line(), flush=True)
     return 0
 
@@ -145,9 +154,15 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     """Run the device pipeline until it ends; returns its summary."""
     _validate(args)
     hooks = hooks or {}
+    # Installed first, so a SIGTERM while the model loads still ends with exit 0: the
+    # pipeline then starts with stop already set and returns at once.
+    stop = threading.Event()
+    _install_signal_handlers(stop)
     # The inference thread holds the GIL only for microseconds between invokes; a short
     # switch interval lets it take the GIL back at once from the stream and log threads.
     sys.setswitchinterval(0.0005)
+    if not args.no_probe:
+        check_model(locate_model(args.model, args.labels).model, args.runtime)
     detector = Detector.load(detector_options(args))
     cores = plan_cores(args.threads)
     if cores:
@@ -186,8 +201,6 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
             server.start()
             host, port = server.address
             log.info("live view on http://%s:%d/", host if ":" not in host else f"[{host}]", port)
-        stop = threading.Event()
-        _install_signal_handlers(stop)
         summary = pipeline.run(stop)
     finally:
         capture.stop()

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from pisight.device.bench import benchmark
+from pisight.device.cores import pin_current_thread, plan_cores
 from pisight.device.detector import Detector, DetectorOptions
 from pisight.device.runtime import default_threads
 from pisight.device.testpattern import write_video
@@ -78,7 +79,14 @@ def _announced_port(process: subprocess.Popen) -> int:
 
 
 def _watch(port: int) -> None:
-    """A viewer that reads the MJPEG stream as fast as it comes until the run ends."""
+    """A viewer that reads the MJPEG stream as fast as it comes until the run ends.
+
+    On a Pi the viewer is a browser on another machine; here it shares the CPU, so it
+    is kept on the core pisight leaves for I/O rather than on the interpreter's.
+    """
+    plan = plan_cores(default_threads())
+    if plan:
+        pin_current_thread(plan.io)
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", "/stream.mjpg")

@@ -1,0 +1,162 @@
+"""The device side of `pisight deploy`: one POSIX shell script run over SSH, and the
+ssh/scp command lines that reach it.
+
+    Ssh(target, options).script("activate", dest, release)   # -> CompletedProcess
+
+The script is fed to `sh -s` on stdin, so nothing has to be installed on the Pi first
+and the device-side logic ships inside the wheel. Layout on the device::
+
+    DEST/releases/NAME/     one directory per deployed bundle
+    DEST/current -> releases/NAME      what the service runs (ExecStart=... DEST/current)
+    DEST/previous -> releases/OLD      exactly one earlier bundle, kept for rollback
+    DEST/.staging/NAME/     uploads land here and move to releases/ only once verified
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Each verb is one step of a deploy; all of them leave DEST consistent when they fail.
+# Links are swapped with `ln -s new tmp; mv -T tmp link`: rename(2) is atomic, so the
+# service sees either the old bundle or the new one, never a missing or half-made link.
+REMOTE_SCRIPT = r"""
+set -eu
+fail() { echo "$*" >&2; exit 1; }
+swap_link() { ln -sfn "$1" "$dest/.$2.tmp" && mv -T "$dest/.$2.tmp" "$dest/$2"; }
+verb=$1; dest=$2; shift 2
+case $verb in
+prepare)
+    command -v sha256sum >/dev/null || fail "sha256sum is missing (apt-get install coreutils)"
+    mkdir -p "$dest/releases" "$dest/.staging"
+    rm -rf "$dest/.staging/$1"
+    mkdir "$dest/.staging/$1"
+    ;;
+activate)
+    staging="$dest/.staging/$1"
+    if ! report=$(cd "$staging" && sha256sum --strict -c SHA256SUMS 2>&1); then
+        rm -rf "$staging"
+        bad=$(printf '%s\n' "$report" | grep -v ': OK$' | head -n 3 | tr '\n' ' ')
+        fail "checksum mismatch on the device: $bad"
+    fi
+    mv -T "$staging" "$dest/releases/$1"
+    echo "old=$(readlink "$dest/current" 2>/dev/null || true)"
+    swap_link "releases/$1" current
+    ;;
+commit)
+    old=${1:-}
+    now=$(readlink "$dest/current")
+    if [ -n "$old" ] && [ "$old" != "$now" ]; then swap_link "$old" previous; fi
+    keep=$(readlink "$dest/previous" 2>/dev/null || true)
+    for release in "$dest"/releases/*; do
+        name="releases/${release##*/}"
+        [ "$name" = "$now" ] || [ "$name" = "$keep" ] || rm -rf "$release"
+    done
+    rm -rf "$dest/.staging"
+    ;;
+rollback)
+    old=$1; new=$2
+    swap_link "$old" current
+    rm -rf "$dest/$new"
+    ;;
+health)
+    url=$1; seconds=$2; env_file=$3
+    # The live view asks for Basic auth; its credentials live in the service's 0600 file.
+    PISIGHT_AUTH=$( (cat "$env_file" 2>/dev/null || sudo -n cat "$env_file" 2>/dev/null || true) \
+        | sed -n 's/^PISIGHT_AUTH=//p' | head -n 1)
+    export PISIGHT_AUTH
+    python3 -c "$HEALTH_PY" "$url" "$seconds"
+    ;;
+restart)
+    sh -c "$1"
+    ;;
+*)
+    fail "unknown step $verb"
+    ;;
+esac
+"""
+
+# Polls /healthz until it answers 200 (frames flow) or the time is up; prints the last answer.
+HEALTH_PY = r"""
+import base64, os, sys, time, urllib.request
+url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
+auth = os.environ.get("PISIGHT_AUTH", "")
+last = "no answer"
+while time.monotonic() < deadline:
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=3) as answer:
+            if answer.status == 200:
+                sys.exit(0)
+    except Exception as exc:
+        last = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    time.sleep(1)
+print(last, file=sys.stderr)
+sys.exit(1)
+"""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One device: USER@HOST[:PORT]."""
+
+    user_host: str
+    port: int = 22
+
+    @classmethod
+    def parse(cls, spec: str, default_port: int) -> Target:
+        user_host, _, port = spec.strip().rpartition(":") if ":" in spec else (spec, "", "")
+        if "@" not in user_host or user_host.startswith("@") or user_host.endswith("@"):
+            raise ValueError(f"--host {spec!r} must look like USER@HOST or USER@HOST:PORT")
+        if port and not port.isdigit():
+            raise ValueError(f"--host {spec!r} has a bad port {port!r}")
+        return cls(user_host, int(port) if port else default_port)
+
+    def __str__(self) -> str:
+        return self.user_host if self.port == 22 else f"{self.user_host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    identity: Path | None = None
+    known_hosts: Path | None = None
+    connect_timeout_s: int = 10
+
+
+class Ssh:
+    """ssh/scp to one target, never prompting: BatchMode fails instead of asking."""
+
+    def __init__(self, target: Target, options: SshOptions) -> None:
+        self.target = target
+        self.options = options
+
+    def _common(self) -> list[str]:
+        args = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new",
+                "-o", f"ConnectTimeout={self.options.connect_timeout_s}"]  # fmt: skip
+        if self.options.identity:
+            args += ["-o", "IdentitiesOnly=yes", "-i", str(self.options.identity)]
+        if self.options.known_hosts:
+            args += ["-o", f"UserKnownHostsFile={self.options.known_hosts}"]
+        return args
+
+    def script(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run one step of REMOTE_SCRIPT on the device."""
+        remote = f"HEALTH_PY={shlex.quote(HEALTH_PY)} sh -s -- " + shlex.join(args)
+        command = ["ssh", *self._common(), "-p", str(self.target.port), self.target.user_host]
+        return subprocess.run(
+            [*command, remote], input=REMOTE_SCRIPT, capture_output=True, text=True,
+            timeout=timeout_s, check=False,
+        )  # fmt: skip
+
+    def upload(self, files: Sequence[Path], remote_dir: str) -> subprocess.CompletedProcess[str]:
+        destination = f"{self.target.user_host}:{remote_dir}/"
+        command = ["scp", "-q", *self._common(), "-P", str(self.target.port)]
+        return subprocess.run(
+            [*command, *map(str, files), destination],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip

@@ -14,18 +14,9 @@ from pathlib import Path
 from pisight.convert.converter import ConvertOptions, convert_model
 from pisight.convert.quantize import IO_TYPES, MODES
 from pisight.device.labels import load_labels
+from pisight.device.run import input_range
 
 log = logging.getLogger("pisight.convert")
-
-
-def _input_range(value: str) -> tuple[float, float]:
-    try:
-        low, high = (float(v) for v in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError("--input-range takes LOW,HIGH such as -1,1") from None
-    if high <= low:
-        raise argparse.ArgumentTypeError("--input-range needs LOW < HIGH")
-    return low, high
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--io", choices=list(IO_TYPES), default="uint8", help="int8 mode input type")
     add("--per-tensor", action="store_true", help="per-tensor weight scales (old accelerators)")
     add("--labels", default=None, help="label file (our .keras detectors carry their own)")
-    add("--input-range", type=_input_range, default=(-1.0, 1.0),
+    add("--input-range", type=input_range, default=(-1.0, 1.0),
         help="foreign SavedModels: the pixel range they expect, -1,1 or 0,1")  # fmt: skip
     add("--weights", choices=("none", "imagenet"), default="none",
         help="keras:mobilenet_v2 weights (imagenet downloads)")  # fmt: skip

@@ -45,7 +45,8 @@ def default_source() -> str:
     return "picamera" if importlib.util.find_spec("picamera2") else "0"
 
 
-def _input_range(value: str) -> tuple[float, float]:
+def input_range(value: str) -> tuple[float, float]:
+    """argparse type for --input-range LOW,HIGH (also used by pisight convert)."""
     try:
         low, high = (float(v) for v in value.split(","))
     except ValueError:
@@ -80,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--top-k", type=int, default=3, help="classifiers: report the k best classes")
     add(
         "--input-range",
-        type=_input_range,
+        type=input_range,
         default=(-1.0, 1.0),
         help="float models without pisight.json: -1,1 or 0,1",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ import pytest
 
 from pisight.device.server import ServerOptions
 from tests.faults.rig import PacedCamera, Rig, start_rig
+from tests.faults.test_sources import wait_until
 
 
 @pytest.fixture
@@ -67,6 +69,14 @@ def test_a_viewer_that_never_reads_does_not_slow_the_others(rig: Rig) -> None:
     assert alone > 5 and together >= 0.9 * alone
 
 
+def _code(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def _status_line(address: tuple[str, int]) -> tuple[socket.socket, bytes]:
     sock = socket.create_connection(address, timeout=10)
     sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -85,8 +95,8 @@ def test_200_connections_are_capped_and_streams_go_on(rig: Rig) -> None:
         sock.close()
     admitted = ServerOptions().max_clients - 1  # the normal viewer holds one place
     assert codes.count(b"200") == admitted and codes.count(b"503") == 200 - admitted
-    with urllib.request.urlopen(rig.url("/healthz"), timeout=5) as response:
-        assert response.status == 200  # the server is alive
+    # The server is alive, and frees the places once it notices the closed sockets.
+    assert wait_until(lambda: _code(rig.url("/healthz")) == 200)
     print(f"\nviewer: {before:.1f} fps before, {during:.1f} fps during the storm")
     assert during >= 0.8 * before
     viewer.close()
@@ -110,4 +120,6 @@ def test_bad_requests_get_4xx_never_a_traceback(
     with socket.create_connection(rig.server.address, timeout=10) as sock:
         sock.sendall(request_bytes)
         reply = sock.recv(4096)
-    assert reply.split(b" ")[1] == code and b"Traceback" not in reply
+    # http.server answers a malformed request line HTTP/0.9-style: an error page, no status line.
+    status = reply.split(b"\r\n")[0].split(b" ")[1:2] == [code]
+    assert (status or b"Error code: " + code in reply) and b"Traceback" not in reply

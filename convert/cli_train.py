@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from pathlib import Path
 
+from pisight.convert.anchors import AnchorConfig
 from pisight.convert.train import TrainOptions, train
 
 log = logging.getLogger("pisight.train")
@@ -37,12 +39,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="imagenet (downloads; best for real photos), none (from scratch) or a weights file",
     )
     add("--seed", type=int, default=DEFAULTS.seed)
-    add("--val-fraction", type=float, default=DEFAULTS.val_fraction,
-        help="share of DATASET held out for validation")  # fmt: skip
+    add(
+        "--val-fraction",
+        type=float,
+        default=DEFAULTS.val_fraction,
+        help="share of DATASET held out for validation",
+    )
     add("--val-data", metavar="DATASET", help="a separate validation dataset instead")
     add("--eval-every", type=int, default=DEFAULTS.eval_every, help="epochs between validations")
-    add("--patience", type=int, default=DEFAULTS.patience,
-        help="stop after this many epochs without a better validation mAP@0.5")  # fmt: skip
+    add(
+        "--patience",
+        type=int,
+        default=DEFAULTS.patience,
+        help="stop after this many epochs without a better validation mAP@0.5",
+    )
+    anchors = DEFAULTS.anchors
+    add(
+        "--anchor-scales",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(anchors.min_scale, anchors.max_scale),
+        help="anchor size of the finest and coarsest feature map, as a fraction of the side",
+    )
+    add(
+        "--anchor-ratios",
+        type=float,
+        nargs="+",
+        metavar="W/H",
+        default=anchors.aspect_ratios,
+        help="anchor aspect ratios (width / height)",
+    )
+    add(
+        "--full-first-layer",
+        action="store_true",
+        help="every aspect ratio on the finest feature map too (more anchors for small objects)",
+    )
+    add(
+        "--crop",
+        type=float,
+        default=DEFAULTS.augmentation.crop,
+        metavar="PROB",
+        help="probability of a random-crop augmentation",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -60,6 +99,13 @@ def main(args: argparse.Namespace) -> int:
         val_data=args.val_data,
         eval_every=args.eval_every,
         patience=args.patience,
+        anchors=AnchorConfig(
+            min_scale=args.anchor_scales[0],
+            max_scale=args.anchor_scales[1],
+            aspect_ratios=tuple(args.anchor_ratios),
+            reduce_first_layer=not args.full_first_layer,
+        ),
+        augmentation=replace(DEFAULTS.augmentation, crop=args.crop),
     )
     result = train(options)
     best = "-" if result.best_map50 is None else f"{result.best_map50:.3f}"

@@ -17,32 +17,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import cv2
 import numpy as np
 
-from pisight.device.annotate import BoxAnnotator, MetricsOverlay
 from pisight.device.capture import CaptureWorker
 from pisight.device.cores import pin_current_thread
 from pisight.device.detections import Detections
 from pisight.device.detector import Detector, RawOutputs
 from pisight.device.frames import Frame
 from pisight.device.handoff import LatestSlot, SlotClosedError
-from pisight.device.metrics import FPSMonitor, LatencyWindow, SystemSampler
 from pisight.device.outputs import DetectionLog, MetricsLog, Recorder
-from pisight.device.watchdog import InvokeWatchdog, draw_stale_marker
+from pisight.device.renderer import Broadcast, StreamRenderer
+from pisight.device.run_stats import RunStats, Summary
+from pisight.device.watchdog import InvokeWatchdog
 
 log = logging.getLogger("pisight.pipeline")
 POLL_S = 0.2  # every blocking wait wakes this often to notice a stop
 SHUTDOWN_S = 3.0  # all threads together; SIGTERM must end the process within 5 s
-
-
-class Broadcast(Protocol):
-    def wanted(self) -> bool: ...
-    def publish(self, jpeg: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -90,23 +84,6 @@ class _Result:
     inference_ms: float
 
 
-@dataclass(frozen=True)
-class Summary:
-    frames: int
-    fps: float
-    inference_ms_p50: float | None
-    rss_mb_max: float
-    dropped: int
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def line(self) -> str:
-        p50 = "" if self.inference_ms_p50 is None else f"{self.inference_ms_p50:.2f}"
-        return (
-            f"frames={self.frames} fps={self.fps:.2f} inference_ms_p50={p50} "
-            f"rss_mb_max={self.rss_mb_max:.1f} dropped={self.dropped}"
-        )
-
-
 class Pipeline:
     def __init__(
         self,
@@ -125,16 +102,7 @@ class Pipeline:
         self._inferred: LatestSlot[_Inferred] = LatestSlot()
         self._results: LatestSlot[_Result] = LatestSlot()
         self._done = threading.Event()
-        self._fps = FPSMonitor()
-        self._latency = LatencyWindow()
-        self._sampler = SystemSampler()
-        self._status: dict[str, Any] = {}
-        self._status_lock = threading.Lock()
-        self.frames = 0
-        self.rss_mb_max = 0.0
-        self._started = time.monotonic()
-        self._first_frame_at: float | None = None
-        self._last_result_at: float | None = None
+        self.stats = RunStats()
         self._threads: list[threading.Thread] = []
         self._detection_log = (
             DetectionLog(options.detections_jsonl, capture.description)
@@ -145,17 +113,17 @@ class Pipeline:
         self._recorder = (
             Recorder(options.record_mp4, options.record_fps) if options.record_mp4 else None
         )
-        self._boxes = BoxAnnotator()
-        self._overlay = MetricsOverlay()
+        self._renderer = StreamRenderer(
+            broadcast, self._recorder, options.jpeg_quality, options.stream_fps, options.overlay
+        )
         self._watchdog = InvokeWatchdog(options.invoke_timeout_s)
-        self._last_scene: np.ndarray | None = None
         self.error: BaseException | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> Summary:
         """Run until the source ends, max_frames is reached, or stop is set."""
-        self._started = time.monotonic()
+        self.stats.started = time.monotonic()
         for name, target in (
             ("prepare", self._prepare_loop),
             ("inference", lambda: self._inference_loop(self._watchdog.generation)),
@@ -256,20 +224,15 @@ class Pipeline:
             if self.options.on_heartbeat and now - last_heartbeat >= 1.0:
                 last_heartbeat = now
                 self.options.on_heartbeat()
-            if self.options.max_frames and self.frames >= self.options.max_frames:
+            if self.options.max_frames and self.stats.frames >= self.options.max_frames:
                 self._done.set()
 
     def _record_inference(self, frame: Frame, detections: Detections, inference_ms: float) -> None:
-        self.frames += 1
-        self._fps.tick()
-        self._latency.add(inference_ms)
-        self._last_result_at = time.monotonic()
+        first = self.stats.record(inference_ms)
         if self._detection_log:
             self._detection_log.write(frame, detections, inference_ms)
-        if self._first_frame_at is None:
-            self._first_frame_at = self._last_result_at
-            if self.options.on_first_frame:
-                self.options.on_first_frame()
+        if first and self.options.on_first_frame:
+            self.options.on_first_frame()
         # A recording of a file keeps every frame; live, the output stage may skip some.
         lossless = self._recorder is not None and not self.capture.live
         _put_until_done(
@@ -297,54 +260,21 @@ class Pipeline:
     def _stale_reason(self) -> str | None:
         if not self.capture.online:
             return "source offline"
-        age = None if self._last_result_at is None else time.monotonic() - self._last_result_at
+        age = self.stats.last_frame_age_s
         if age is not None and age > self.options.stale_after_s:
             return "inference stalled"
         return None
 
-    def _publish_stale(self, last_marked: float) -> float:
-        """Re-send the last picture with a stale marker, at most once a second."""
-        now = time.monotonic()
-        if self._last_scene is None or self.broadcast is None or now - last_marked < 1.0:
-            return last_marked
-        reason = self._stale_reason()
-        if reason is None or not self.broadcast.wanted():
-            return last_marked
-        scene = draw_stale_marker(self._last_scene, reason)
-        ok, jpeg = cv2.imencode(
-            ".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, self.options.jpeg_quality]
-        )
-        if ok:
-            self.broadcast.publish(jpeg.tobytes())
-        return now
-
     def _output_loop(self) -> None:
-        min_interval = 1.0 / self.options.stream_fps
-        last_encoded = last_marked = 0.0
         while True:
             try:
                 result = self._results.get(timeout=POLL_S)
             except SlotClosedError:
                 return
             if result is None:
-                last_marked = self._publish_stale(last_marked)
-                continue
-            viewers = self.broadcast is not None and self.broadcast.wanted()
-            viewers = viewers and time.monotonic() - last_encoded >= min_interval
-            if not viewers and self._recorder is None:
-                continue  # nobody looks: drawing and encoding would only cost CPU
-            scene = self._boxes.annotate(result.frame.image, result.detections)
-            if self.options.overlay:
-                scene = self._overlay.annotate(scene, self.status())
-            if self._recorder:
-                self._recorder.write(scene)
-            if viewers:
-                self._last_scene = scene
-                quality = [cv2.IMWRITE_JPEG_QUALITY, self.options.jpeg_quality]
-                ok, jpeg = cv2.imencode(".jpg", scene, quality)
-                last_encoded = time.monotonic()
-                if ok:
-                    self.broadcast.publish(jpeg.tobytes())
+                self._renderer.publish_stale(self._stale_reason())
+            else:
+                self._renderer.render(result.frame.image, result.detections, self.status())
 
     def _metrics_loop(self) -> None:
         interval = self.options.metrics_interval_s
@@ -352,21 +282,9 @@ class Pipeline:
         while not self._done.wait(max(0.0, next_at - time.monotonic())):
             next_at += interval
             self._restart_stuck_inference()
-            self._sample()
+            self.stats.sample()
             if self._metrics_log:
                 self._metrics_log.write(self.status())
-
-    def _sample(self) -> None:
-        reading = self._sampler.sample()
-        self.rss_mb_max = max(self.rss_mb_max, reading.rss_mb)
-        with self._status_lock:
-            self._status = {
-                "cpu_percent": reading.cpu_percent,
-                "system_cpu_percent": reading.system_cpu_percent,
-                "rss_mb": round(reading.rss_mb, 1),
-                "temperature_c": reading.temperature_c,
-                "throttled": reading.throttled,
-            }
 
     # -- reporting -------------------------------------------------------------------
 
@@ -375,49 +293,20 @@ class Pipeline:
         """Frames captured that never reached inference."""
         return self.capture.dropped + self._prepared.dropped
 
-    @property
-    def launch_to_first_frame_s(self) -> float | None:
-        if self._first_frame_at is None:
-            return None
-        return self._first_frame_at - self._started
-
     def status(self) -> dict[str, Any]:
-        with self._status_lock:
-            system = dict(self._status)
-        age = None if self._last_result_at is None else time.monotonic() - self._last_result_at
         return {
-            "time": round(time.time(), 3),
-            "frames": self.frames,
-            "fps": round(self._fps.fps, 2),
-            "inference_ms_p50": _rounded(self._latency.percentile(50)),
-            "inference_ms_p90": _rounded(self._latency.percentile(90)),
-            "cpu_percent": system.get("cpu_percent"),
-            "system_cpu_percent": system.get("system_cpu_percent"),
-            "rss_mb": system.get("rss_mb"),
-            "temperature_c": system.get("temperature_c"),
-            "throttled": system.get("throttled"),
+            **self.stats.snapshot(),
             "dropped_frames": self.dropped,
-            "last_frame_age_s": None if age is None else round(age, 3),
             "source": self.capture.description,
             "source_online": self.capture.online,
             "runtime": self.detector.runtime,
             "inference_restarts": self._watchdog.restarts,
             "source_stalls": self.capture.stalls,
             "bad_frames": self.capture.bad_frames,
-            "uptime_s": round(time.monotonic() - self._started, 1),
         }
 
     def summary(self) -> Summary:
-        self._sample()
-        fps = 0.0
-        if self.frames > 1 and self._first_frame_at and self._last_result_at:
-            # First to last processed frame: start-up and shutdown are not inference.
-            fps = (self.frames - 1) / max(self._last_result_at - self._first_frame_at, 1e-9)
-        values = {"frames": self.frames, "fps": round(fps, 2), "rss_mb": round(self.rss_mb_max, 1)}
-        return Summary(
-            self.frames, fps, _rounded(self._latency.percentile(50)), self.rss_mb_max,
-            self.dropped, values,
-        )  # fmt: skip
+        return self.stats.summary(self.dropped)
 
 
 def _put_until_done(slot: LatestSlot, value: Any, lossless: bool, done: threading.Event) -> bool:
@@ -429,7 +318,3 @@ def _put_until_done(slot: LatestSlot, value: Any, lossless: bool, done: threadin
     except SlotClosedError:
         return False
     return True
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)

@@ -23,8 +23,9 @@ from pisight.device.capture import CaptureWorker
 from pisight.device.cores import pin_current_thread, plan_cores
 from pisight.device.detector import Detector, DetectorOptions
 from pisight.device.handoff import LatestSlot
-from pisight.device.pipeline import Pipeline, PipelineOptions, Summary
+from pisight.device.pipeline import Pipeline, PipelineOptions
 from pisight.device.probe import check_model
+from pisight.device.run_stats import Summary
 from pisight.device.runtime import RUNTIMES, default_threads
 from pisight.device.server import (
     FrameBroadcast,

@@ -157,3 +157,33 @@ def test_missing_backbone_weights_file_is_named(tmp_path: Path) -> None:
     config = SSDConfig(num_classes=3, input_size=96, alpha=0.35)
     with pytest.raises(FileNotFoundError, match="no backbone weights file"):
         build_model(config, str(tmp_path / "missing.h5"))
+
+
+def test_cli_builds_the_options(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import argparse
+
+    from pisight.convert import cli_train
+    from pisight.convert.train import TrainResult
+
+    seen: list[TrainOptions] = []
+
+    def fake_train(options: TrainOptions) -> TrainResult:
+        seen.append(options)
+        return TrainResult(0.5, 3, 1.0, Path(options.out))
+
+    monkeypatch.setattr(cli_train, "train", fake_train)
+    parser = argparse.ArgumentParser()
+    cli_train.add_arguments(parser)
+    args = parser.parse_args(
+        ["--data", "d", "--out", "m.keras", "--input-size", "160", "--lr", "0.01",
+         "--backbone-weights", "imagenet", "--anchor-scales", "0.1", "0.8",
+         "--anchor-ratios", "1", "0.5", "--full-first-layer", "--crop", "0"]
+    )  # fmt: skip
+    assert cli_train.main(args) == 0
+    options = seen[0]
+    assert (options.input_size, options.learning_rate, options.backbone_weights) == (
+        160, 0.01, "imagenet"
+    )  # fmt: skip
+    assert options.anchors.aspect_ratios == (1.0, 0.5) and not options.anchors.reduce_first_layer
+    assert options.augmentation is not None and options.augmentation.crop == 0.0
+    assert "best_map50=0.500" in capsys.readouterr().out

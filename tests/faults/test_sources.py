@@ -68,10 +68,10 @@ def test_stalled_source_goes_offline_then_recovers_without_restart(ssd_bundle: P
         picture = snapshot(rig.url("/snapshot.jpg"))
         assert picture[2, 100, 2] > 200 and picture[2, 100, 1] < 60  # the red stale banner
         time.sleep(max(0.0, STALL_S - 3))
-        frames_before = rig.pipeline.frames
+        frames_before = rig.pipeline.stats.frames
         camera.stalled.clear()
         assert wait_until(lambda: health(rig.url("/healthz"))[0] == 200, timeout=10)
-        assert wait_until(lambda: rig.pipeline.frames > frames_before + 10)
+        assert wait_until(lambda: rig.pipeline.stats.frames > frames_before + 10)
         assert camera.opens > 1 and rig.capture.stalls >= 1
     finally:
         rig.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--model", type=Path, default=DEMO_CHECKPOINT, help="FP32 detector to quantize")
     add("--calib-samples", type=int, default=200, help="calibration images (default 200)")
     add("--eval-images", type=int, default=200, help="held-out validation images")
+    add("--max-map-drop", type=float, default=1.0,
+        help="fail if INT8 loses more mAP@0.5 points than this (default 1.0)")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
@@ -56,6 +59,7 @@ def main(args: argparse.Namespace) -> int:
     result = convert_model(ConvertOptions(
         model=str(args.model), out=bundle, mode="int8", calibration=str(data["calibration"]),
         calibration_samples=args.calib_samples, eval_data=str(data["validation"]),
+        max_map_drop=args.max_map_drop,
     ))  # fmt: skip
     table = comparison_table(result.metadata)
     print(table, flush=True)
@@ -110,7 +114,10 @@ def _run_device(args: argparse.Namespace, bundle: Path, video: Path, out: Path) 
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         stdout, _ = process.communicate()
-    except KeyboardInterrupt:  # the terminal's Ctrl-C reached the runtime too: let it finish
+    except KeyboardInterrupt:
+        # Pass the interrupt on (a terminal's Ctrl-C reaches both; a plain kill only us),
+        # then let the runtime flush its logs and print its summary.
+        process.send_signal(signal.SIGINT)
         stdout, _ = process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"the device runtime failed (exit {process.returncode}); see above")

@@ -50,8 +50,8 @@ class ConvertOptions:
     agreement_frames: int = 50
     eval_data: str | None = None
     """Dataset to evaluate FP32 and the converted model on, side by side."""
-    max_map_drop: float = 1.0
-    """Points of mAP@0.5 quantization may cost before the conversion fails."""
+    max_map_drop: float | None = 1.0
+    """Points of mAP@0.5 quantization may cost before the conversion fails; None reports only."""
     float_layers: tuple[str, ...] = ()
     """Layers kept in float; ("auto",) picks the worst ones when agreement is low."""
     min_agreement: float = 0.9
@@ -184,7 +184,7 @@ def _accuracy_gate(
     drop = (fp32.map50 - quantized.map50) * 100.0
     accuracy = {"dataset": str(options.eval_data), "images": fp32.images, "fp32": fp32.to_json(),
                 "converted": quantized.to_json(), "map50_drop_points": round(drop, 3)}  # fmt: skip
-    if drop > options.max_map_drop:
+    if options.max_map_drop is not None and drop > options.max_map_drop:
         raise ConversionError(
             f"{options.mode} costs {drop:.2f} points of mAP@0.5 (fp32 {fp32.map50:.4f}, "
             f"{options.mode} {quantized.map50:.4f}), more than --max-map-drop "

@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--model", type=Path, default=DEMO_CHECKPOINT, help="FP32 detector to quantize")
     add("--calib-samples", type=int, default=200, help="calibration images (default 200)")
     add("--eval-images", type=int, default=200, help="held-out validation images")
-    add("--max-map-drop", type=float, default=1.0,
-        help="fail if INT8 loses more mAP@0.5 points than this (default 1.0)")  # fmt: skip
+    add("--max-map-drop", type=float, default=None,
+        help="fail if INT8 loses more mAP@0.5 points than this (default: report only)")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:

@@ -182,3 +182,21 @@ def test_unsupported_op_version_is_caught(
     message = str(failure.value)
     assert "tflite-runtime 2.14 cannot run this model" in message, message
     assert "'CONV_2D' version '8'" in message
+
+
+def test_accuracy_gate_fails_without_a_bundle(
+    tiny_detector: Path, calibration_dir: Path, tmp_path: Path
+) -> None:
+    """--max-map-drop below the measured drop stops the conversion: no bundle appears."""
+    from pisight.convert.synth import generate_dataset
+
+    data = generate_dataset(tmp_path / "val", images=6, seed=9).root
+    out = tmp_path / "bundle"
+    result = pisight("convert", str(tiny_detector), "--out", str(out), "--calib",
+                     str(calibration_dir), "--calib-samples", "8", "--eval-data", str(data),
+                     "--max-map-drop", "-1")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "points of mAP@0.5" in error and "--max-map-drop -1" in error
+    assert not out.exists()
+    assert "mAP fp32: mAP@0.5" in result.stderr and "mAP int8: mAP@0.5" in result.stderr

@@ -15,8 +15,7 @@ def test_demo_writes_report_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = subprocess.run(
         [sys.executable, "-m", "pisight.device.cli", "demo", "--frames", "40", "--no-serve",
-         "--out", str(out), "--calib-samples", "24", "--eval-images", "12",
-         "--max-map-drop", "100"],
+         "--out", str(out), "--calib-samples", "24", "--eval-images", "12"],
         capture_output=True, text=True, timeout=900,
         env={**os.environ, "PISIGHT_SKIP_LEGACY_RUNTIME": "1"},
     )  # fmt: skip

@@ -63,8 +63,7 @@ def test_demo_page_shows_boxes_on_the_objects(tmp_path: Path) -> None:
     port, out = free_port(), tmp_path / "demo"
     process = subprocess.Popen(
         [sys.executable, "-m", "pisight.device.cli", "demo", "--port", str(port), "--out",
-         str(out), "--calib-samples", "24", "--eval-images", "12",
-         "--max-map-drop", "100"],
+         str(out), "--calib-samples", "24", "--eval-images", "12"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PISIGHT_SKIP_LEGACY_RUNTIME": "1"},
     )  # fmt: skip

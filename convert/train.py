@@ -3,9 +3,11 @@
     result = train(TrainOptions(data="data/shapes", out="demo.keras", backbone_weights="none"))
     result.best_map50, result.model_path            # demo.keras + demo.keras.json
 
-Loss: sigmoid focal loss (alpha 0.25, gamma 2) over every non-ignored anchor plus Huber
-(delta 1) on the box encodings of positive anchors, both divided by the number of
-positives. Adam with a linear warm-up into cosine decay and global-norm clipping.
+Loss: sigmoid focal loss (alpha 0.25, gamma 2) on the object columns of every
+non-ignored anchor plus Huber (delta 1) on the box encodings of positive anchors, both
+divided by the number of positives. Adam with a linear warm-up into cosine decay and
+global-norm clipping. Runs repeat exactly for a seed on CPU (keras set_random_seed,
+seeded tf.data); op determinism is left off because it is process-wide.
 Every `eval_every` epochs (and at the last) the model is scored on the validation set
 with the same coco_map as `pisight eval`, via a fast in-graph path (decode_boxes +
 per-class NMS on sigmoid scores); the best scoring model is saved with save_detector,

@@ -33,12 +33,16 @@ class Summary:
         )
 
 
+WARMUP_FRAMES = 10  # the first invokes pack weights and warm caches; bench skips them too
+
+
 class RunStats:
     def __init__(self) -> None:
         self.frames = 0
         self.rss_mb_max = 0.0
         self.started = time.monotonic()
         self.first_frame_at: float | None = None
+        self.warm_at: float | None = None
         self.last_result_at: float | None = None
         self._fps = FPSMonitor()
         self._latency = LatencyWindow()
@@ -55,6 +59,8 @@ class RunStats:
         first = self.first_frame_at is None
         if first:
             self.first_frame_at = self.last_result_at
+        if self.frames == WARMUP_FRAMES + 1:
+            self.warm_at = self.last_result_at
         return first
 
     def sample(self) -> None:
@@ -96,8 +102,13 @@ class RunStats:
     def summary(self, dropped: int) -> Summary:
         self.sample()
         fps = 0.0
-        if self.frames > 1 and self.first_frame_at and self.last_result_at:
-            # First to last processed frame: start-up and shutdown are not inference.
+        # Steady state, as `pisight bench` measures it: from the first frame after the
+        # warm-up (or the first frame, for short runs) to the last; start-up and shutdown
+        # are not inference.
+        if self.warm_at and self.last_result_at and self.frames > WARMUP_FRAMES + 1:
+            span, counted = self.last_result_at - self.warm_at, self.frames - WARMUP_FRAMES - 1
+            fps = counted / max(span, 1e-9)
+        elif self.frames > 1 and self.first_frame_at and self.last_result_at:
             fps = (self.frames - 1) / max(self.last_result_at - self.first_frame_at, 1e-9)
         values = {"frames": self.frames, "fps": round(fps, 2), "rss_mb": round(self.rss_mb_max, 1)}
         return Summary(

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts: create or reuse .venv and install pisight with the given extras.
 # Debian's system Python refuses pip outside a venv (PEP 668), so everything lives in .venv.
 VENV="${PISIGHT_VENV:-$PWD/.venv}"

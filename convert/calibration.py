@@ -70,7 +70,9 @@ def load_calibration_frames(
     seed: int = 0,
     mean: float = 0.0,
     std: float = 1.0,
+    warn: bool = True,
 ) -> CalibrationFrames:
+    """warn=False for held-out comparison frames, where few is fine."""
     if count < 1:
         raise CalibrationError("--calib-samples must be at least 1")
     check_calibration_source(source)
@@ -79,7 +81,9 @@ def load_calibration_frames(
     if not images:
         raise CalibrationError(f"{path} holds no readable images or frames for calibration")
     pixels = np.stack([frame_to_model_pixels(image, width, height) for image in images])
-    if len(pixels) < min(count, RECOMMENDED_MINIMUM):
+    if not warn:
+        pass
+    elif len(pixels) < min(count, RECOMMENDED_MINIMUM):
         log.warning(
             "only %d calibration frames from %s (asked for %d); fewer than %d often "
             "misjudges activation ranges", len(pixels), path, count, RECOMMENDED_MINIMUM,

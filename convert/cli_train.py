@@ -24,6 +24,11 @@ DEFAULTS = TrainOptions(data="", out="")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_run_arguments(parser)
+    _add_anchor_arguments(parser)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--data", required=True, metavar="DATASET", help="VOC dir, COCO json or YOLO dir")
     add("--out", required=True, type=Path, metavar="MODEL.keras", help="where the model goes")
@@ -53,7 +58,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULTS.patience,
         help="stop after this many epochs without a better validation mAP@0.5",
     )
-    anchors = DEFAULTS.anchors
+    add(
+        "--crop",
+        type=float,
+        default=DEFAULTS.augmentation.crop,
+        metavar="PROB",
+        help="probability of a random-crop augmentation",
+    )
+
+
+def _add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
+    """Anchors that fit the objects' sizes and shapes give more positives per object."""
+    add, anchors = parser.add_argument, DEFAULTS.anchors
     add(
         "--anchor-scales",
         type=float,
@@ -74,13 +90,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--full-first-layer",
         action="store_true",
         help="every aspect ratio on the finest feature map too (more anchors for small objects)",
-    )
-    add(
-        "--crop",
-        type=float,
-        default=DEFAULTS.augmentation.crop,
-        metavar="PROB",
-        help="probability of a random-crop augmentation",
     )
 
 

@@ -132,7 +132,7 @@ def _legacy_check(options, model: bytes) -> dict[str, Any]:
 def _agreement(options, source, baseline: Path, candidate: Path, frames: CalibrationFrames):
     held_out = load_calibration_frames(
         options.calibration, source.width, source.height, options.agreement_frames,
-        options.seed + 1, source.mean, source.std,
+        options.seed + 1, source.mean, source.std, warn=False,
     )  # fmt: skip
     # The frames are already model-sized RGB; the detectors take BGR frames of any size.
     images = [np.ascontiguousarray(pixels[:, :, ::-1]) for pixels in held_out.pixels]

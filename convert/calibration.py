@@ -81,16 +81,19 @@ def load_calibration_frames(
     if not images:
         raise CalibrationError(f"{path} holds no readable images or frames for calibration")
     pixels = np.stack([frame_to_model_pixels(image, width, height) for image in images])
-    if not warn:
-        pass
-    elif len(pixels) < min(count, RECOMMENDED_MINIMUM):
+    if warn:
+        _warn_if_few(len(pixels), count, path)
+    return CalibrationFrames(pixels, f"{path} ({len(pixels)} frames, seed {seed})", mean, std)
+
+
+def _warn_if_few(found: int, count: int, path: Path) -> None:
+    if found < min(count, RECOMMENDED_MINIMUM):
         log.warning(
             "only %d calibration frames from %s (asked for %d); fewer than %d often "
-            "misjudges activation ranges", len(pixels), path, count, RECOMMENDED_MINIMUM,
+            "misjudges activation ranges", found, path, count, RECOMMENDED_MINIMUM,
         )  # fmt: skip
     elif count < RECOMMENDED_MINIMUM:
         log.warning("calibrating on %d frames; %d or more is safer", count, RECOMMENDED_MINIMUM)
-    return CalibrationFrames(pixels, f"{path} ({len(pixels)} frames, seed {seed})", mean, std)
 
 
 def _read_source(path: Path, count: int, seed: int) -> list[np.ndarray]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from pisight.device import bench, deploy, flash, run
@@ -34,6 +36,12 @@ HOST_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("pisight.convert.cli_train", "train an SSD-MobileNetV2 detector"),
     "eval": ("pisight.convert.cli_eval", "mAP@0.5 and mAP@[.5:.95] of a model on a dataset"),
 }
+
+# Set once SIGINT/SIGTERM reached a workstation command.
+_interrupted = threading.Event()
+
+# Exit status of a command stopped by Ctrl-C or SIGTERM, as shells report it.
+INTERRUPTED = 130
 
 # Errors that are the user's input, not our bug: one line on stderr, exit 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -78,21 +86,35 @@ def _host_command(module_name: str, name: str, argv: Sequence[str]) -> int:
     # SIGTERM unwinds like Ctrl-C, so temporary files are removed and nothing half-written
     # is left behind.
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    return _call(module.main, args)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    status = _call(module.main, args)
+    if status == INTERRUPTED:
+        # Interrupted mid-load, TensorFlow's own threads can still be running, and its
+        # teardown at interpreter exit then segfaults now and then (seen in CI: exit -11 after
+        # our cleanup had finished). Cleanup is done, so leave without that teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(INTERRUPTED)
+    return status
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:
+    _interrupted.set()
     raise KeyboardInterrupt
 
 
 def _call(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         return command(args)
-    except KeyboardInterrupt:
-        # `run` ends on signals by itself; anything interrupted here did not finish.
-        print("pisight: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except USER_ERRORS as exc:
+    except BaseException as exc:
+        # An interrupt raised inside TensorFlow's Python callbacks can surface as another
+        # exception (a SystemError from CPython, seen in CI); it is still the user's stop.
+        if isinstance(exc, KeyboardInterrupt) or _interrupted.is_set():
+            # `run` ends on signals by itself; anything interrupted here did not finish.
+            print("pisight: interrupted; nothing was written", file=sys.stderr)
+            return INTERRUPTED
+        if not isinstance(exc, USER_ERRORS):
+            raise
         logging.getLogger("pisight").debug("details", exc_info=True)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"pisight: error: {message}", file=sys.stderr)

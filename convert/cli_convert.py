@@ -3,6 +3,8 @@
 pisight convert demo.keras --out bundles/demo --calib frames/ --calib-samples 200
 pisight convert exported/saved_model --out bundles/ssd --calib data/voc --labels coco.txt
 pisight convert keras:mobilenet_v2 --weights none --out bundles/mnv2 --calib frames/
+pisight convert demo.keras --out bundles/small --calib frames/ --prune 0.3 \
+    --prune-structure channel --qat --finetune-data data/train --eval-data data/val
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import logging
 from pathlib import Path
 
 from pisight.convert.converter import ConvertOptions, convert_model
+from pisight.convert.finetune import FinetuneOptions
+from pisight.convert.optimize import OptimizePlan
+from pisight.convert.pruning import STRUCTURES
 from pisight.convert.quantize import IO_TYPES, MODES
 from pisight.device.labels import load_labels
 from pisight.device.run import input_range
@@ -55,6 +60,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--skip-tflite-runtime-check", action="store_true",
         help="do not check loading in tflite-runtime 2.14")  # fmt: skip
+    # fmt: off
+    group = parser.add_argument_group("pruning and quantization-aware training")
+    option = group.add_argument
+    option("--prune", type=float, default=None, metavar="SHARE",
+           help="zero this share of weights, or with channel remove this share of channels")
+    option("--prune-structure", choices=STRUCTURES, default="unstructured",
+           help="unstructured: smaller gzip; 2:4: two of every four; channel: also faster")
+    option("--qat", action="store_true", help="quantization-aware fine-tuning")
+    option("--finetune-data", default=None, help="dataset to fine-tune on")
+    option("--finetune-epochs", type=int, default=FinetuneOptions.epochs,
+           help=f"fine-tuning epochs (default {FinetuneOptions.epochs})")
+    option("--finetune-lr", type=float, default=FinetuneOptions.learning_rate,
+           help=f"peak fine-tuning learning rate (default {FinetuneOptions.learning_rate:g})")
+    # fmt: on
 
 
 def options_from(args: argparse.Namespace) -> ConvertOptions:
@@ -69,6 +88,13 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
         eval_data=args.eval_data,
         max_map_drop=args.max_map_drop,
         check_legacy_runtime=not args.skip_tflite_runtime_check,
+        optimize=OptimizePlan(
+            prune=args.prune, structure=args.prune_structure, qat=args.qat,
+            finetune_data=args.finetune_data,
+            finetune=FinetuneOptions(
+                epochs=args.finetune_epochs, learning_rate=args.finetune_lr, seed=args.seed
+            ),
+        ),
     )  # fmt: skip
 
 

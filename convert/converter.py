@@ -9,6 +9,7 @@ in a temporary directory; the bundle appears (atomically) only when every check 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 import time
@@ -23,6 +24,7 @@ from pisight.convert.calibration import (
     load_calibration_frames,
 )
 from pisight.convert.model_input import ModelInput, load_model_input
+from pisight.convert.optimize import Optimized, OptimizePlan, check_plan
 from pisight.convert.quantize import QuantizeOptions, convert_saved_model
 
 log = logging.getLogger("pisight.convert")
@@ -56,6 +58,8 @@ class ConvertOptions:
     """Layers kept in float; ("auto",) picks the worst ones when agreement is low."""
     min_agreement: float = 0.9
     """With --float-layers auto: below this share of FP32 detections kept, go selective."""
+    optimize: OptimizePlan = field(default_factory=OptimizePlan)
+    """Pruning and/or quantization-aware training before quantization."""
 
 
 @dataclass
@@ -89,6 +93,7 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
     steps = StepLog()
     if options.calibration is not None:
         check_calibration_source(options.calibration)
+    check_plan(options.optimize, options.mode, options.float_layers)
     with tempfile.TemporaryDirectory(prefix="pisight-convert-") as scratch:
         workdir = Path(scratch)
         source = steps.run(
@@ -97,6 +102,12 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
             ),
             lambda s: s.description,
         )  # fmt: skip
+        optimized = None
+        if options.optimize.wanted:
+            from pisight.convert.optimize import optimize
+
+            optimized = optimize(source, options.optimize, workdir, steps)
+            source = optimized.source
         frames = _calibration(options, source, steps)
         model = steps.run(
             f"quantize ({options.mode})", lambda: _quantize(options, source, frames),
@@ -116,11 +127,15 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
                 options, source, frames, reference, verification, workdir, steps
             )
         accuracy = _accuracy_gate(options, workdir, model, source, steps)
+        comparison = None
+        if optimized is not None:
+            comparison = _compare(options, optimized, model, frames, workdir, steps)
         from pisight.convert.packaging import package_bundle
 
         metadata = package_bundle(
-            options, source, model, reference, frames, verification, steps, selective, accuracy
-        )
+            options, source, model, reference, frames, verification, steps, selective, accuracy,
+            optimized, comparison,
+        )  # fmt: skip
     return ConversionResult(
         options.out, len(model), len(reference), metadata, time.perf_counter() - started
     )
@@ -157,8 +172,49 @@ def _quantize(
         return convert_with_float_layers(
             source.saved_model, frames.batches, named, options.io_dtype
         )
+    return _quantize_saved_model(options, source.quantize_from or source.saved_model, frames)
+
+
+def _quantize_saved_model(
+    options: ConvertOptions, saved_model: Path, frames: CalibrationFrames | None
+) -> bytes:
     quantize = QuantizeOptions(options.mode, options.io_dtype, options.per_tensor)
-    return convert_saved_model(source.saved_model, quantize, frames.batches if frames else None)
+    return convert_saved_model(saved_model, quantize, frames.batches if frames else None)
+
+
+def _compare(
+    options: ConvertOptions, optimized: Optimized, model: bytes, frames, workdir: Path, steps
+) -> dict[str, Any]:
+    """Check that INT8 kept the pruned zeros, then measure every variant side by side."""
+    from pisight.convert.optimize import compare_variants
+    from pisight.convert.variants import sparsity
+
+    pruning = optimized.pruning
+    if pruning is not None and "sparsity" in pruning:
+        kept = sparsity(model)
+        if kept + 0.005 < pruning["sparsity"]:
+            raise ConversionError(
+                f"quantization filled pruned zeros: {pruning['sparsity']:.1%} of the float "
+                f"weights are zero, {kept:.1%} of the {options.mode} weights"
+            )
+        pruning["converted_sparsity"] = round(kept, 4)
+    evaluate = None
+    if options.eval_data is not None:
+        from pisight.convert.datasets import load_dataset
+        from pisight.convert.evaluate import evaluate_model
+        from pisight.convert.verify import write_model_dir
+
+        dataset = load_dataset(options.eval_data)
+        directories = (workdir / f"variant_{n}" for n in itertools.count())
+
+        def evaluate(data: bytes) -> float:
+            bundle = write_model_dir(next(directories), data, optimized.source)
+            return evaluate_model(bundle, dataset).map50
+
+    return compare_variants(
+        optimized, model, lambda saved: _quantize_saved_model(options, saved, frames),
+        evaluate or (lambda _: None), workdir, steps,
+    )  # fmt: skip
 
 
 def _accuracy_gate(

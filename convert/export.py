@@ -76,7 +76,15 @@ def _postprocess_placeholder(box_encodings: tf.Tensor, class_scores: tf.Tensor, 
     )
 
 
-def export_saved_model(model: keras.Model, config: SSDConfig, directory: str | Path) -> Path:
-    module = _DetectorModule(model, config, model_anchors(model, config))
+def export_saved_model(
+    model: keras.Model,
+    config: SSDConfig,
+    directory: str | Path,
+    anchors: np.ndarray | None = None,
+) -> Path:
+    """anchors: needed when layer names no longer say the feature map sizes (QAT wrappers)."""
+    if anchors is None:
+        anchors = model_anchors(model, config)
+    module = _DetectorModule(model, config, anchors)
     tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
     return Path(directory)

@@ -39,6 +39,8 @@ class ModelInput:
     keras_model: Any = field(default=None, compare=False, repr=False)
     """The Keras model when there is one (pruning and QAT need it)."""
     ssd_config: Any = field(default=None, compare=False, repr=False)
+    quantize_from: Path | None = None
+    """A quantization-aware-trained SavedModel to quantize instead of saved_model."""
 
 
 def load_model_input(

@@ -104,7 +104,7 @@ def train(options: TrainOptions) -> TrainResult:
         options.augmentation,
     )  # fmt: skip
     steps = math.ceil(len(train_set.samples) / options.batch_size)
-    step = _train_step(model, _optimizer(options, steps))
+    step = train_step(model, _optimizer(options, steps))
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     validation = _Validation(model, config, anchors, val_set) if val_set.samples else None
@@ -248,7 +248,9 @@ def _optimizer(options: TrainOptions, steps_per_epoch: int) -> keras.optimizers.
     return keras.optimizers.Adam(schedule, global_clipnorm=options.clip_norm)
 
 
-def _train_step(model: keras.Model, optimizer):
+def train_step(model: keras.Model, optimizer):
+    """One compiled optimisation step on a batch; returns (total, class, box) loss."""
+
     @tf.function(reduce_retracing=True)
     def step(pixels, box_targets, class_targets):
         with tf.GradientTape() as tape:

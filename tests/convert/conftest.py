@@ -37,3 +37,13 @@ def calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for index in range(24):
         cv2.imwrite(str(directory / f"{index:03d}.jpg"), render_frame(index * 5))
     return directory
+
+
+@pytest.fixture(scope="session")
+def finetune_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight small synthetic images with boxes: enough for one fine-tuning step."""
+    from pisight.convert.synth import generate_dataset
+
+    directory = tmp_path_factory.mktemp("finetune") / "data"
+    generate_dataset(directory, images=8, seed=7, size=(128, 96))
+    return directory

@@ -18,19 +18,12 @@ from pisight.convert.calibration import CalibrationError, load_calibration_frame
 from pisight.convert.quantize import MODES, QuantizeOptions, convert_saved_model
 from pisight.device.detector import Detector, DetectorOptions
 from pisight.device.tflite_file import read_model_file
+from tests.convert.cli import pisight
 from tests.models import SSD_LABELS, calibration_batches
 
 FRAME = np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8)
 EXPECTED_INPUT = {"fp32": "float32", "fp16": "float32", "dynamic": "float32",
                   "int8": "uint8", "int16x8": "float32"}  # fmt: skip
-
-
-def pisight(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pisight.device.cli", *args],
-        capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "PISIGHT_SKIP_LEGACY_RUNTIME": "1", **env},
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize("mode", MODES)

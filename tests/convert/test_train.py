@@ -17,9 +17,9 @@ from pisight.convert.train import (
     OFFLINE_MESSAGE,
     TrainOptions,
     _optimizer,
-    _train_step,
     build_model,
     train,
+    train_step,
 )
 from pisight.convert.train_data import (
     IGNORED,
@@ -110,7 +110,7 @@ def test_loss_falls_on_a_fixed_batch(shapes: Path) -> None:
         iter(training_batches(dataset, anchors, 96, 8, seed=0, augmentation=None))
     )
     options = TrainOptions(data="", out="", learning_rate=3e-3, warmup_epochs=0, epochs=1)
-    step = _train_step(model, _optimizer(options, steps_per_epoch=40))
+    step = train_step(model, _optimizer(options, steps_per_epoch=40))
     losses = [float(step(pixels, boxes, classes)[0]) for _ in range(25)]
     assert np.isfinite(losses).all()
     assert min(losses[-5:]) < 0.5 * losses[0]

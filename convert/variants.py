@@ -102,9 +102,13 @@ def multiply_accumulates(model: bytes) -> int:
 
 
 def interleaved_latency(
-    models: dict[str, bytes], workdir: Path, threads: int, rounds: int = 5, runs: int = 20
-) -> dict[str, float]:
-    """p50 invoke ms per model, the models taking turns round after round."""
+    models: dict[str, bytes], workdir: Path, threads: int, rounds: int = 15, runs: int = 10
+) -> dict[str, np.ndarray]:
+    """Invoke times (ms) per model, the models taking turns round after round.
+
+    Many short turns rather than a few long ones: a burst of load from elsewhere on the
+    machine then lands on every model instead of on one.
+    """
     interpreters = {}
     for index, (name, model) in enumerate(models.items()):
         path = workdir / f"latency_{index}.tflite"
@@ -122,7 +126,7 @@ def interleaved_latency(
                 started = time.perf_counter()
                 interpreter.invoke()
                 timings[name].append((time.perf_counter() - started) * 1000.0)
-    return {name: float(np.percentile(values, 50)) for name, values in timings.items()}
+    return {name: np.asarray(values) for name, values in timings.items()}
 
 
 def measure_variants(
@@ -140,7 +144,7 @@ def measure_variants(
             bytes_gzip=len(gzip.compress(model, 9)),
             sparsity=round(sparsity(model), 4),
             macs=multiply_accumulates(model),
-            latency_ms=round(latency[name], 3),
+            latency_ms=round(float(np.percentile(latency[name], 50)), 3),
             map50=map50(name, model),
         )
         for name, model in models.items()

@@ -15,6 +15,7 @@ machines drift by tens of percent within a minute. Never compare across machines
 from __future__ import annotations
 
 import argparse
+import csv
 import http.client
 import json
 import os
@@ -37,33 +38,50 @@ from pisight.device.testpattern import write_video
 
 
 def run_pisight(
-    model: str, video: Path, threads: int, frames: int, viewer: bool, timed_launch: bool = False
+    model: str, video: Path, threads: int, frames: int, viewers: int, timed_launch: bool = False
 ) -> dict:
-    """One `pisight run` process; returns its summary, RSS and (timed_launch) the time
-    from launch to the first processed frame, seen as the first detections-log line."""
+    """One `pisight run` process with `viewers` MJPEG clients; returns its summary, RSS,
+    mean process and system CPU % from its metrics log and (timed_launch) the time from
+    launch to the first processed frame, seen as the first detections-log line."""
     with tempfile.TemporaryDirectory() as scratch:
-        detections = Path(scratch) / "d.jsonl"
-        serve = ["--listen", "127.0.0.1:0"] if viewer else ["--no-serve"]
+        detections, metrics = Path(scratch) / "d.jsonl", Path(scratch) / "m.csv"
+        serve = ["--listen", "127.0.0.1:0"] if viewers else ["--no-serve"]
         log = ["--detections", str(detections)] if timed_launch else []
         command = [sys.executable, "-m", "pisight.device.cli", "run", "--model", model,
                    "--source", str(video), "--loop", "--frames", str(frames),
-                   "--threads", str(threads), *log, *serve]  # fmt: skip
+                   "--threads", str(threads), "--log", str(metrics), *log, *serve]  # fmt: skip
         launched = time.monotonic()
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         first_frame_s = _wait_first_line(detections, launched) if timed_launch else None
-        if viewer:
+        if viewers:
             port = _announced_port(process)
-            threading.Thread(target=_watch, args=(port,), daemon=True).start()
+            for _ in range(viewers):
+                threading.Thread(target=_watch, args=(port,), daemon=True).start()
         stdout, _ = process.communicate(timeout=600)
+        cpu, system_cpu = _mean_cpu(metrics)
     summary = dict(part.split("=", 1) for part in stdout.strip().splitlines()[-1].split())
     return {
         "fps": float(summary["fps"]),
         "rss_mb_max": float(summary["rss_mb_max"]),
         "dropped": int(summary["dropped"]),
+        "cpu_percent": cpu,
+        "system_cpu_percent": system_cpu,
         "launch_to_first_frame_s": first_frame_s,
     }
+
+
+def _mean_cpu(metrics: Path) -> tuple[float | None, float | None]:
+    """Mean of the per-second CPU samples, the first (warm-up) one left out."""
+    with metrics.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[1:]
+
+    def mean(key: str) -> float | None:
+        values = [float(row[key]) for row in rows if row[key]]
+        return round(float(np.mean(values)), 1) if values else None
+
+    return mean("cpu_percent"), mean("system_cpu_percent")
 
 
 def _wait_first_line(path: Path, launched: float) -> float:
@@ -122,9 +140,9 @@ def serial_loop(model: str, video: Path, threads: int, frames: int) -> float:
 def one_round(args: argparse.Namespace, video: Path) -> dict:
     """Bench, run, run watched, serial loop, bench: ratios against the bracketing benches."""
     before = benchmark(args.model, None, args.threads, args.runs).to_json()
-    launch = run_pisight(args.model, video, args.threads, 30, viewer=False, timed_launch=True)
-    plain = run_pisight(args.model, video, args.threads, args.frames, viewer=False)
-    watched = run_pisight(args.model, video, args.threads, args.frames, viewer=True)
+    launch = run_pisight(args.model, video, args.threads, 30, viewers=0, timed_launch=True)
+    plain = run_pisight(args.model, video, args.threads, args.frames, viewers=0)
+    watched = run_pisight(args.model, video, args.threads, args.frames, viewers=1)
     serial_fps = serial_loop(args.model, video, args.threads, args.frames)
     after = benchmark(args.model, None, args.threads, args.runs).to_json()
     floor = (before["fps"] + after["fps"]) / 2

@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""Every speed, size and memory figure of BENCHMARKS.md, measured on this machine in one run.
+
+    .venv/bin/python scripts/benchmark.py                  # writes BENCHMARKS.md + benchmarks.json
+    .venv/bin/python scripts/benchmark.py --quick --out /tmp/B.md   # small and fast (tests)
+
+1. Models: the demo detector and a full-size SSD-MobileNetV2 (alpha 1.0, 300x300, random
+   weights: latency and size do not depend on training) as FP32, FP16, dynamic-range,
+   INT8, pruned INT8 and channel-pruned INT8: bytes raw and gzipped, ai-edge-litert p50/p90
+   at 1 and 2 threads (variants interleaved), tflite-runtime 2.14 p50 where its isolated
+   environment can be built, mAP@0.5 on held-out synthetic data for the demo detector.
+   The demo's pruned variants are the fine-tuned bundles of scripts/optimize-demo-model.sh
+   when they exist; otherwise (and for the full-size model) one-shot pruning, whose mAP
+   would mean nothing and is not shown.
+2. End to end (scripts/benchmark_runtime.py): `pisight run` inference FPS on a 640x480
+   video over the bare-interpreter rate, with no viewer and one viewer, the serial
+   read-resize-invoke-draw loop as the reference row, peak RSS, launch to first frame.
+3. Viewers: inference FPS and CPU of `pisight run` with 0, 1, 5 and 10 MJPEG clients.
+Only ratios taken in this one run are meant to be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from benchmark_runtime import one_round, run_pisight
+
+from pisight.convert.calibration import load_calibration_frames
+from pisight.convert.evaluate import evaluate_model
+from pisight.convert.export import export_saved_model
+from pisight.convert.legacy_runtime import ensure_legacy_env
+from pisight.convert.quantize import QuantizeOptions, convert_saved_model
+from pisight.convert.ssd import SSDConfig, build_ssd, load_detector
+from pisight.convert.synth import LABELS, generate_dataset
+from pisight.convert.tf import keras, tf
+from pisight.convert.variants import interleaved_latency
+from pisight.device.runtime import default_threads
+from pisight.device.testpattern import write_video
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "models" / "demo" / "demo.keras"
+OPTIMIZED_DEMO = ROOT / "build" / "demo-optimize"
+FLOAT_MODES = ("fp32", "fp16", "dynamic", "int8")
+VIEWER_COUNTS = (0, 1, 5, 10)
+CALIBRATION_SEED, EVALUATION_SEED = 101, 202  # seeds the demo detector never trained on
+
+LEGACY_LATENCY = r"""
+import json, sys, time
+import numpy as np
+from tflite_runtime.interpreter import Interpreter
+interpreter = Interpreter(model_path=sys.argv[1], num_threads=int(sys.argv[2]))
+interpreter.allocate_tensors()
+for d in interpreter.get_input_details():
+    interpreter.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+for _ in range(3):
+    interpreter.invoke()
+times = []
+for _ in range(int(sys.argv[3])):
+    start = time.perf_counter()
+    interpreter.invoke()
+    times.append((time.perf_counter() - start) * 1e3)
+print(json.dumps({"p50": float(np.percentile(times, 50))}))
+"""
+
+
+def variant_models(
+    model: keras.Model, config: SSDConfig, frames, work: Path, pruned: dict[str, bytes]
+) -> dict[str, bytes]:
+    """FP32 ... INT8 conversions of `model`, plus pruned INT8 ones (given, or one-shot)."""
+    saved = export_saved_model(model, config, work / "saved_model")
+    models = {
+        mode: convert_saved_model(saved, QuantizeOptions(mode), frames.batches)
+        for mode in FLOAT_MODES
+    }
+    for name, build in (("pruned int8", _one_shot_sparse), ("channel-pruned int8", _narrow)):
+        if name not in pruned:
+            smaller = export_saved_model(build(model), config, work / name.replace(" ", "_"))
+            pruned[name] = convert_saved_model(smaller, QuantizeOptions("int8"), frames.batches)
+        models[name] = pruned[name]
+    return models
+
+
+def _one_shot_sparse(model: keras.Model) -> keras.Model:
+    """Half of every Conv2D kernel's smallest weights set to zero, no fine-tuning."""
+    from pisight.convert.pruning import copy_model
+
+    sparse = copy_model(model)
+    for layer in sparse.layers:
+        if type(layer) is keras.layers.Conv2D:
+            kernel, *rest = layer.get_weights()
+            kernel[np.abs(kernel) < np.median(np.abs(kernel))] = 0.0
+            layer.set_weights([kernel, *rest])
+    return sparse
+
+
+def _narrow(model: keras.Model) -> keras.Model:
+    from pisight.convert.channel_pruning import channel_plan, rebuild_pruned
+
+    return rebuild_pruned(model, channel_plan(model, 0.3))
+
+
+def legacy_p50(model: Path, threads: int, runs: int) -> float | None:
+    python = ensure_legacy_env()  # the isolated env's interpreter, or None
+    if python is None:
+        return None
+    done = subprocess.run(
+        [str(python), "-c", LEGACY_LATENCY, str(model), str(threads), str(runs)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return None
+    return round(json.loads(done.stdout.strip().splitlines()[-1])["p50"], 3)
+
+
+def measure_models(
+    label: str, models: dict[str, bytes], work: Path, args, dataset=None, has_map=()
+) -> list[dict]:
+    latency = {
+        threads: interleaved_latency(models, work, threads, rounds=args.rounds, runs=args.runs)
+        for threads in (1, 2)
+    }
+    rows = []
+    for index, (name, model) in enumerate(models.items()):
+        path = work / f"{label}_{index}.tflite"
+        path.write_bytes(model)
+        row = {"model": label, "variant": name, "bytes": len(model),
+               "bytes_gzip": len(gzip.compress(model, 9))}  # fmt: skip
+        for threads, samples in latency.items():
+            p50, p90 = (float(np.percentile(samples[name], q)) for q in (50, 90))
+            row[f"litert_{threads}t_p50_ms"], row[f"litert_{threads}t_p90_ms"] = p50, p90
+        row["tflite_runtime_1t_p50_ms"] = legacy_p50(path, 1, max(5, args.runs // 2))
+        row["map50"] = None
+        if dataset is not None and name in has_map:
+            bundle = _bundle_dir(work / f"{label}_{index}", model)
+            row["map50"] = round(evaluate_model(bundle, dataset).map50, 4)
+        rows.append(row)
+        print(f"  {label} {name}: {row['litert_2t_p50_ms']:.2f} ms at 2 threads", flush=True)
+    return rows
+
+
+def _bundle_dir(directory: Path, model: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.tflite").write_bytes(model)
+    (directory / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    (directory / "pisight.json").write_text(json.dumps({"input": {"mean": 0.0, "std": 1.0}}))
+    return directory
+
+
+def model_section(args, work: Path) -> tuple[list[dict], Path]:
+    """All model rows; returns them and the INT8 model the runtime sections use."""
+    frames_dir = work / "calibration"
+    generate_dataset(frames_dir, args.calibration, CALIBRATION_SEED)
+    eval_dir = work / "evaluation"
+    dataset = generate_dataset(eval_dir, args.eval_images, EVALUATION_SEED)
+    rows = []
+    demo, config = load_detector(args.demo)
+    size = config.input_size
+    frames = load_calibration_frames(frames_dir, size, size, args.calibration, warn=False)
+    pruned, tuned = {}, []
+    for name, bundle in (("pruned int8", "unstructured"), ("channel-pruned int8", "channel")):
+        candidate = OPTIMIZED_DEMO / bundle / "model.tflite"
+        if candidate.is_file() and not args.quick:
+            pruned[name] = candidate.read_bytes()
+            tuned.append(name)
+    models = variant_models(demo, config, frames, work / "demo", pruned)
+    has_map = (*FLOAT_MODES, *tuned)
+    rows += measure_models("demo", models, work, args, dataset, has_map)
+    keras.utils.set_random_seed(0)
+    full = SSDConfig(num_classes=3, input_size=args.full_size, alpha=args.full_alpha)
+    full_model = build_ssd(full)
+    frames = load_calibration_frames(
+        frames_dir, args.full_size, args.full_size, args.calibration, warn=False
+    )
+    full_models = variant_models(full_model, full, frames, work / "full", {})
+    rows += measure_models("full-size", full_models, work, args)
+    int8 = work / "full-size-int8"
+    _bundle_dir(int8, full_models["int8"])
+    return rows, int8
+
+
+def runtime_section(args, int8: Path, work: Path) -> tuple[dict, list[dict]]:
+    video = write_video(work / "clip.avi", frames=120)
+    options = argparse.Namespace(
+        model=str(int8), threads=args.threads, runs=args.runs * 5, frames=args.frames
+    )
+    rounds = [one_round(options, video) for _ in range(args.rounds)]
+
+    def summarise(key: str) -> float:
+        values = [r[key] for r in rounds]
+        return round(float(np.max(values) if key == "rss_mb_max" else np.median(values)), 3)
+
+    end_to_end = {key: summarise(key) for key in rounds[0]}
+    viewers = []
+    for count in VIEWER_COUNTS:
+        runs = [
+            run_pisight(str(int8), video, args.threads, args.frames, viewers=count)
+            for _ in range(args.rounds)
+        ]
+        viewers.append({
+            "viewers": count,
+            "fps": round(float(np.median([r["fps"] for r in runs])), 2),
+            "cpu_percent": _median(r["cpu_percent"] for r in runs),
+            "system_cpu_percent": _median(r["system_cpu_percent"] for r in runs),
+        })  # fmt: skip
+        print(f"  {count} viewers: {viewers[-1]['fps']} fps", flush=True)
+    return end_to_end, viewers
+
+
+def _median(values) -> float | None:
+    found = [v for v in values if v is not None]
+    return round(float(np.median(found)), 1) if found else None
+
+
+def render(report: dict) -> str:
+    machine, e2e = report["machine"], report["end_to_end"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {report['date']} on {machine['description']} by:",
+        "",
+        f"    {report['command']}",
+        "",
+        "Every ratio below was taken within this one run; figures from different machines",
+        "or runs are not comparable. Regenerate with the command above.",
+        "",
+        "## Models",
+        "",
+        "LiteRT = ai-edge-litert, variants interleaved. INT8/FP32 is the 2-thread p50 ratio.",
+        "",
+        "| model | variant | bytes | gzip | LiteRT 1 thread p50 / p90 | "
+        "LiteRT 2 threads p50 / p90 | tflite-runtime 2.14 p50 | mAP@0.5 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report["models"]:
+        legacy, accuracy = row["tflite_runtime_1t_p50_ms"], row["map50"]
+        lines.append(
+            f"| {row['model']} | {row['variant']} | {row['bytes']:,} | {row['bytes_gzip']:,} | "
+            f"{row['litert_1t_p50_ms']:.2f} / {row['litert_1t_p90_ms']:.2f} ms | "
+            f"{row['litert_2t_p50_ms']:.2f} / {row['litert_2t_p90_ms']:.2f} ms | "
+            f"{'n/a' if legacy is None else f'{legacy:.2f} ms'} | "
+            f"{'n/a' if accuracy is None else f'{accuracy:.4f}'} |"
+        )
+    lines += ["", *(f"- {line}" for line in report["ratios"]), ""]
+    lines += [
+        "## End to end: `pisight run` against the bare interpreter",
+        "",
+        f"Full-size INT8 model, 640x480 video, {report['threads']} interpreter threads, "
+        f"median of {report['rounds']} interleaved rounds.",
+        "",
+        "| | inference FPS | ratio to bare interpreter |",
+        "|---|---|---|",
+        f"| bare interpreter (`pisight bench`) | {e2e['bench_fps']:.2f} | 1.000 |",
+        f"| `pisight run`, no viewer | {e2e['run_fps_no_viewer']:.2f} | "
+        f"{e2e['ratio_no_viewer']:.3f} |",
+        f"| `pisight run`, one viewer | {e2e['run_fps_one_viewer']:.2f} | "
+        f"{e2e['ratio_one_viewer']:.3f} |",
+        f"| reference: serial read-resize-invoke-draw loop | {e2e['serial_loop_fps']:.2f} | "
+        f"{e2e['ratio_serial_loop']:.3f} |",
+        "",
+        f"Peak RSS of `pisight run`: {e2e['rss_mb_max']:.1f} MB. Launch to first processed "
+        f"frame: {e2e['launch_to_first_frame_s']:.2f} s.",
+        "",
+        "## Viewers",
+        "",
+        "| MJPEG clients | inference FPS | vs no viewer | process CPU % | system CPU % |",
+        "|---|---|---|---|---|",
+    ]
+    base = report["viewers"][0]["fps"]
+    for row in report["viewers"]:
+        lines.append(
+            f"| {row['viewers']} | {row['fps']:.2f} | {row['fps'] / base:.3f} | "
+            f"{_shown(row['cpu_percent'])} | {_shown(row['system_cpu_percent'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def ratios(rows: list[dict]) -> list[str]:
+    found = []
+    for label in ("demo", "full-size"):
+        by_variant = {r["variant"]: r for r in rows if r["model"] == label}
+        fp32, int8 = by_variant["fp32"], by_variant["int8"]
+
+        def ratio(row: dict, base: dict, key: str) -> str:
+            return f"{row[key] / base[key]:.3f}"
+
+        found.append(
+            f"{label}: INT8/FP32 LiteRT latency {ratio(int8, fp32, 'litert_2t_p50_ms')} "
+            f"(2 threads), {ratio(int8, fp32, 'litert_1t_p50_ms')} (1 thread); INT8/FP32 "
+            f"bytes {ratio(int8, fp32, 'bytes')}; channel-pruned/INT8 latency "
+            f"{ratio(by_variant['channel-pruned int8'], int8, 'litert_2t_p50_ms')}; "
+            f"pruned/INT8 gzip {ratio(by_variant['pruned int8'], int8, 'bytes_gzip')}"
+        )
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--json", type=Path, default=None, help="default: OUT with .json")
+    parser.add_argument("--demo", type=Path, default=DEMO)
+    parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=30, help="invokes per model per round")
+    parser.add_argument("--frames", type=int, default=600, help="frames per pisight run")
+    parser.add_argument("--calibration", type=int, default=200)
+    parser.add_argument("--eval-images", type=int, default=300)
+    parser.add_argument("--full-size", type=int, default=300)
+    parser.add_argument("--full-alpha", type=float, default=1.0)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for tests")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.runs, args.frames, args.calibration = 1, 4, 40, 8
+        args.eval_images, args.full_size, args.full_alpha = 8, 96, 0.35
+    command = " ".join(["python", "scripts/benchmark.py", *sys.argv[1:]])
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pisight-benchmark-") as scratch:
+        work = Path(scratch)
+        print("models ...", flush=True)
+        models, int8 = model_section(args, work)
+        print("end to end and viewers ...", flush=True)
+        end_to_end, viewers = runtime_section(args, int8, work)
+    report = {
+        "date": time.strftime("%Y-%m-%d"),
+        "command": command,
+        "machine": {
+            "description": f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+            f"TensorFlow {tf.__version__}",
+            "cpu_count": os.cpu_count(),
+        },
+        "threads": args.threads, "rounds": args.rounds, "frames": args.frames,
+        "models": models, "ratios": ratios(models),
+        "end_to_end": end_to_end, "viewers": viewers,
+        "seconds": round(time.monotonic() - started, 1),
+    }  # fmt: skip
+    json_path = args.json or args.out.with_suffix(".json")
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.write_text(render(report))
+    print(f"wrote {args.out} and {json_path} in {report['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

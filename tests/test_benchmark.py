@@ -1,0 +1,68 @@
+"""scripts/benchmark.py: its measuring pieces on a tiny real model, and the report they make."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pisight.device.testpattern import write_video
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+import benchmark  # a script: importable once scripts/ is on the path
+
+
+@pytest.fixture(scope="module")
+def measured(ssd_bundle: Path, ssd_int8: Path, tmp_path_factory: pytest.TempPathFactory):
+    work = tmp_path_factory.mktemp("benchmark")
+    options = type("Args", (), {"rounds": 2, "runs": 3})()
+    data = ssd_int8.read_bytes()
+    variants = {name: data for name in ("fp32", "int8", "pruned int8", "channel-pruned int8")}
+    rows = benchmark.measure_models("demo", variants, work, options)
+    rows += benchmark.measure_models("full-size", variants, work, options)
+    video = write_video(work / "clip.avi", frames=30)
+    viewers = [
+        {"viewers": count, **benchmark.run_pisight(str(ssd_bundle), video, 1, 80, viewers=count)}
+        for count in (0, 2)
+    ]
+    return rows, viewers
+
+
+def test_model_rows_have_every_figure(measured) -> None:
+    rows, _ = measured
+    assert len(rows) == 8
+    for row in rows:
+        assert row["bytes"] > row["bytes_gzip"] > 0
+        for threads in (1, 2):
+            assert 0 < row[f"litert_{threads}t_p50_ms"] <= row[f"litert_{threads}t_p90_ms"]
+        assert row["map50"] is None  # no data given
+    assert all("INT8/FP32 LiteRT latency" in line for line in benchmark.ratios(rows))
+
+
+def test_pisight_run_serves_every_viewer(measured) -> None:
+    _, viewers = measured
+    for row in viewers:
+        assert row["fps"] > 0 and 0 < row["rss_mb_max"] < 512
+
+
+def test_report_renders_every_section(measured) -> None:
+    rows, viewers = measured
+    e2e = {"bench_fps": 100.0, "run_fps_no_viewer": 97.0, "run_fps_one_viewer": 95.5,
+           "serial_loop_fps": 60.0, "ratio_no_viewer": 0.97, "ratio_one_viewer": 0.955,
+           "ratio_serial_loop": 0.6, "rss_mb_max": 110.0,
+           "launch_to_first_frame_s": 0.5}  # fmt: skip
+    report = {
+        "date": "2026-11-22", "command": "python scripts/benchmark.py",
+        "machine": {"description": "x86_64, 2 cores"}, "threads": 1, "rounds": 2,
+        "models": rows, "ratios": benchmark.ratios(rows), "end_to_end": e2e,
+        "viewers": [{"viewers": v["viewers"], "fps": v["fps"], "cpu_percent": v["cpu_percent"],
+                     "system_cpu_percent": v["system_cpu_percent"]} for v in viewers],
+    }  # fmt: skip
+    text = benchmark.render(report)
+    assert "    python scripts/benchmark.py" in text
+    assert text.count("| demo |") == 4 and text.count("| full-size |") == 4
+    assert "| `pisight run`, no viewer | 97.00 | 0.970 |" in text
+    assert "serial read-resize-invoke-draw loop | 60.00 | 0.600 |" in text
+    assert "| 2 |" in text.split("## Viewers")[1]

@@ -33,18 +33,18 @@ class OptimizePlan:
     def wanted(self) -> bool:
         return self.prune is not None or self.qat
 
+    def pruning_label(self) -> str | None:
+        if self.prune is None:
+            return None
+        if self.structure == "channel":
+            return f"{self.prune:.0%} of prunable channels removed"
+        if self.structure == "2:4":
+            return "2:4 structured sparsity"
+        return f"{self.prune:.0%} unstructured sparsity"
+
     def describe(self) -> str:
-        parts = []
-        if self.prune is not None:
-            if self.structure == "channel":
-                parts.append(f"{self.prune:.0%} of prunable channels removed")
-            elif self.structure == "2:4":
-                parts.append("2:4 structured sparsity")
-            else:
-                parts.append(f"{self.prune:.0%} unstructured sparsity")
-        if self.qat:
-            parts.append("quantization-aware training")
-        return " + ".join(parts)
+        qat = "quantization-aware training" if self.qat else None
+        return " + ".join(part for part in (self.pruning_label(), qat) if part)
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class Optimized:
     source: ModelInput
     """The optimized float model (quantize_from set for QAT)."""
     original: ModelInput
+    plan: OptimizePlan
     pruning: dict[str, Any] | None
     """For pisight.json: structure, target, achieved sparsity or channels, per layer."""
 
@@ -91,7 +92,7 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
     pruning = None
     if plan.prune is not None:
         model, pruning = steps.run(
-            f"prune ({plan.describe().split(' + ')[0]})",
+            f"prune ({plan.pruning_label()})",
             lambda: _prune(model, anchors, config.input_size, dataset, plan),
             _describe_pruning,
         )  # fmt: skip
@@ -114,7 +115,7 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
         )  # fmt: skip
         qat_saved = export_saved_model(aware, config, workdir / "qat_saved_model", anchors)
         optimized = replace(optimized, quantize_from=qat_saved)
-    return Optimized(optimized, source, pruning)
+    return Optimized(optimized, source, plan, pruning)
 
 
 def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan):
@@ -168,15 +169,14 @@ def compare_variants(
     from pisight.convert.quantize import QuantizeOptions, convert_saved_model
     from pisight.convert.variants import measure_variants, plot_variants, variants_table
 
-    plan_label = optimized.source.description.rsplit(", ", 1)[-1]
+    label = optimized.plan.describe()
     models = {"post-training (no pruning)": quantize(optimized.original.saved_model)}
     qat = optimized.source.quantize_from is not None
     pruned = optimized.pruning is not None
     if pruned and qat:
-        models[f"{plan_label.split(' + ')[0]}, post-training"] = quantize(
-            optimized.source.saved_model
-        )
-    models[f"{plan_label}{'' if qat else ', post-training'} (shipped)"] = final
+        pruned_float = optimized.source.saved_model
+        models[f"{optimized.plan.pruning_label()}, post-training"] = quantize(pruned_float)
+    models[f"{label}{'' if qat else ', post-training'} (shipped)"] = final
     models["fp32 (no pruning)"] = convert_saved_model(
         optimized.original.saved_model, QuantizeOptions("fp32")
     )

@@ -59,11 +59,15 @@ class Optimized:
 
 def check_plan(plan: OptimizePlan, mode: str, float_layers: tuple[str, ...]) -> None:
     """Fail before any work when the options cannot go together."""
+    if plan.structure not in STRUCTURES:
+        raise ValueError(f"--prune-structure takes {', '.join(STRUCTURES)}")
+    if plan.prune is None and plan.structure != "unstructured":
+        raise ValueError(f"--prune-structure {plan.structure} needs --prune SHARE, e.g. 0.5")
     if plan.prune is not None:
-        if plan.structure not in STRUCTURES:
-            raise ValueError(f"--prune-structure takes {', '.join(STRUCTURES)}")
         if not 0.0 < plan.prune < 1.0:
             raise ValueError(f"--prune takes a share between 0 and 1, e.g. 0.5; got {plan.prune}")
+        if plan.structure == "2:4" and plan.prune != 0.5:
+            raise ValueError("2:4 sparsity is two zeros in every four weights: use --prune 0.5")
     if plan.wanted and plan.finetune_data is None:
         raise ValueError("--prune and --qat fine-tune the model: add --finetune-data DATASET")
     if plan.qat and mode != "int8":

@@ -88,6 +88,8 @@ def test_channel_pruning_then_qat_is_smaller_and_cheaper(
         (["--qat"], "add --finetune-data"),
         (["--prune", "1.5", "--finetune-data", "x"], "between 0 and 1"),
         (["--qat", "--mode", "fp16", "--finetune-data", "x"], "--mode int8"),
+        (["--prune-structure", "channel", "--finetune-data", "x"], "needs --prune SHARE"),
+        (["--prune", "0.7", "--prune-structure", "2:4", "--finetune-data", "x"], "--prune 0.5"),
     ],
 )
 def test_impossible_options_fail_before_any_work(

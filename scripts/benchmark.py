@@ -254,7 +254,7 @@ def render(report: dict) -> str:
     lines += [
         "## End to end: `pisight run` against the bare interpreter",
         "",
-        f"Full-size INT8 model, 640x480 video, {report['threads']} interpreter threads, "
+        f"Full-size INT8 model, 640x480 video, interpreter threads: {report['threads']}, "
         f"median of {report['rounds']} interleaved rounds.",
         "",
         "| | inference FPS | ratio to bare interpreter |",
@@ -281,7 +281,32 @@ def render(report: dict) -> str:
             f"| {row['viewers']} | {row['fps']:.2f} | {row['fps'] / base:.3f} | "
             f"{_shown(row['cpu_percent'])} | {_shown(row['system_cpu_percent'])} |"
         )
+    lines += ["", "## Targets", "", "| target | measured | |", "|---|---|---|"]
+    lines += [
+        f"| {name} | {value:.3f} | {'met' if ok else 'NOT met'} |"
+        for name, value, ok in targets(report)
+    ]
     return "\n".join(lines) + "\n"
+
+
+def targets(report: dict) -> list[tuple[str, float, bool]]:
+    """The project's speed and memory goals against this run's figures."""
+    e2e, viewers = report["end_to_end"], report["viewers"]
+    full = {r["variant"]: r for r in report["models"] if r["model"] == "full-size"}
+    int8_over_fp32 = full["int8"]["litert_2t_p50_ms"] / full["fp32"]["litert_2t_p50_ms"]
+    ten_viewers = viewers[-1]["fps"] / viewers[0]["fps"]
+    return [
+        ("`pisight run` / bare interpreter, no viewer >= 0.97", e2e["ratio_no_viewer"],
+         e2e["ratio_no_viewer"] >= 0.97),
+        ("`pisight run` / bare interpreter, one viewer >= 0.95", e2e["ratio_one_viewer"],
+         e2e["ratio_one_viewer"] >= 0.95),
+        ("full-size INT8 / FP32 LiteRT latency <= 0.75", int8_over_fp32, int8_over_fp32 <= 0.75),
+        ("peak RSS of `pisight run` < 128 MB", e2e["rss_mb_max"], e2e["rss_mb_max"] < 128),
+        ("launch to first processed frame < 1 s", e2e["launch_to_first_frame_s"],
+         e2e["launch_to_first_frame_s"] < 1.0),
+        (f"{viewers[-1]['viewers']} viewers / no viewer inference FPS >= 0.95", ten_viewers,
+         ten_viewers >= 0.95),
+    ]  # fmt: skip
 
 
 def _shown(value: float | None) -> str:

@@ -66,3 +66,5 @@ def test_report_renders_every_section(measured) -> None:
     assert "| `pisight run`, no viewer | 97.00 | 0.970 |" in text
     assert "serial read-resize-invoke-draw loop | 60.00 | 0.600 |" in text
     assert "| 2 |" in text.split("## Viewers")[1]
+    assert "| `pisight run` / bare interpreter, no viewer >= 0.97 | 0.970 | met |" in text
+    assert "| peak RSS of `pisight run` < 128 MB | 110.000 | met |" in text

@@ -47,9 +47,7 @@ def channel_plan(model: keras.Model, fraction: float) -> ChannelPlan:
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"--prune takes a fraction of channels between 0 and 1, got {fraction}")
     plan = {}
-    for layer in model.layers:
-        if not _is_dense_conv(layer) or not _feeds_only_convs(layer, _outputs(model)):
-            continue
+    for layer in prunable_convolutions(model):
         importance = _importance(layer)
         count = len(importance)
         keep = min(count, kept_channels(count, fraction))
@@ -73,12 +71,17 @@ def kept_channels(count: int, fraction: float) -> int:
 
 def prunable_channels(model: keras.Model) -> int:
     """Output channels of all convolutions whose channels can be removed."""
+    return sum(layer.filters for layer in prunable_convolutions(model))
+
+
+def prunable_convolutions(model: keras.Model) -> list[keras.layers.Conv2D]:
+    """The dense convolutions whose output channels can be removed (see the module doc)."""
     outputs = _outputs(model)
-    return sum(
-        layer.filters
+    return [
+        layer
         for layer in model.layers
         if _is_dense_conv(layer) and _feeds_only_convs(layer, outputs)
-    )
+    ]
 
 
 def rebuild_pruned(model: keras.Model, plan: ChannelPlan) -> keras.Model:

@@ -208,7 +208,10 @@ def _compare(
         directories = (workdir / f"variant_{n}" for n in itertools.count())
 
         def evaluate(data: bytes) -> float:
-            bundle = write_model_dir(next(directories), data, optimized.source)
+            source = optimized.source
+            bundle = write_model_dir(
+                next(directories), data, source.labels, source.mean, source.std
+            )
             return evaluate_model(bundle, dataset).map50
 
     return compare_variants(
@@ -228,7 +231,9 @@ def _accuracy_gate(
     from pisight.convert.verify import write_model_dir
 
     dataset = load_dataset(options.eval_data)
-    converted = write_model_dir(workdir / "evaluated", model, source)
+    converted = write_model_dir(
+        workdir / "evaluated", model, source.labels, source.mean, source.std
+    )
 
     def describe(result: Any) -> str:
         return f"mAP@0.5 {result.map50:.4f}, mAP@[.5:.95] {result.map50_95:.4f}"

@@ -20,7 +20,7 @@ import numpy as np
 
 from pisight.convert.datasets import Dataset
 from pisight.convert.tf import keras
-from pisight.convert.train import WarmupCosine, train_step
+from pisight.convert.train import TrainOptions, train_step, warmup_cosine_adam
 from pisight.convert.train_data import training_batches
 
 log = logging.getLogger("pisight.finetune")
@@ -58,8 +58,10 @@ def fine_tune(
         dataset, anchors, input_size, options.batch_size, options.seed
     )  # fmt: skip
     steps = max(1, len(dataset.samples) // options.batch_size)
-    schedule = WarmupCosine(options.learning_rate, steps // 2, options.epochs * steps)
-    step = train_step(model, keras.optimizers.Adam(schedule, global_clipnorm=10.0))
+    optimizer = warmup_cosine_adam(
+        options.learning_rate, steps // 2, options.epochs * steps, TrainOptions.clip_norm
+    )
+    step = train_step(model, optimizer)
     loss = math.nan
     for epoch in range(1, options.epochs + 1):
         started = time.monotonic()

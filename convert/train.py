@@ -240,12 +240,20 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def _optimizer(options: TrainOptions, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    schedule = WarmupCosine(
+    return warmup_cosine_adam(
         options.learning_rate,
         round(options.warmup_epochs * steps_per_epoch),
         options.epochs * steps_per_epoch,
+        options.clip_norm,
     )
-    return keras.optimizers.Adam(schedule, global_clipnorm=options.clip_norm)
+
+
+def warmup_cosine_adam(
+    peak: float, warmup_steps: int, total_steps: int, clip_norm: float
+) -> keras.optimizers.Optimizer:
+    """Adam on the WarmupCosine schedule with global-norm clipping (training, fine-tuning)."""
+    schedule = WarmupCosine(peak, warmup_steps, total_steps)
+    return keras.optimizers.Adam(schedule, global_clipnorm=clip_norm)
 
 
 def train_step(model: keras.Model, optimizer):

@@ -53,8 +53,19 @@ class WeightInfo:
     size: int
 
 
-def weight_tensors(model: bytes) -> list[WeightInfo]:
-    """Every convolution / fully connected weight tensor with its share of zeros."""
+@dataclass(frozen=True)
+class _WeightedOp:
+    """A convolution or fully connected operator, with what sizing and sparsity need."""
+
+    code: int
+    weight_name: str
+    weight_shape: tuple[int, ...]
+    weight_values: np.ndarray | None
+    """None when the weights are computed at run time or of a type we do not count."""
+    output_elements: int
+
+
+def _weighted_ops(model: bytes) -> list[_WeightedOp]:
     from tensorflow.lite.tools import flatbuffer_utils
 
     parsed = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
@@ -66,38 +77,54 @@ def weight_tensors(model: bytes) -> list[WeightInfo]:
             continue
         tensor = graph.tensors[operator.inputs[1]]
         data = parsed.buffers[tensor.buffer].data
-        if data is None or tensor.type not in WEIGHT_DTYPES:
-            continue  # weights computed at run time, or a type we do not count
-        values = np.frombuffer(bytes(data), WEIGHT_DTYPES[tensor.type])
-        found.append(WeightInfo(tensor.name.decode(), float(np.mean(values == 0)), values.size))
+        values = None
+        if data is not None and tensor.type in WEIGHT_DTYPES:
+            values = np.frombuffer(bytes(data), WEIGHT_DTYPES[tensor.type])
+        found.append(_WeightedOp(
+            code, tensor.name.decode(), tuple(int(d) for d in tensor.shape), values,
+            int(np.prod(graph.tensors[operator.outputs[0]].shape)),
+        ))  # fmt: skip
     return found
 
 
+def weight_tensors(model: bytes) -> list[WeightInfo]:
+    """Every convolution / fully connected weight tensor with its share of zeros."""
+    return _weights(_weighted_ops(model))
+
+
+def _weights(ops: list[_WeightedOp]) -> list[WeightInfo]:
+    return [
+        WeightInfo(op.weight_name, float(np.mean(op.weight_values == 0)), op.weight_values.size)
+        for op in ops
+        if op.weight_values is not None
+    ]
+
+
 def sparsity(model: bytes) -> float:
-    weights = weight_tensors(model)
+    return _sparsity(_weighted_ops(model))
+
+
+def _sparsity(ops: list[_WeightedOp]) -> float:
+    weights = _weights(ops)
     total = sum(w.size for w in weights)
     return sum(w.sparsity * w.size for w in weights) / total if total else 0.0
 
 
 def multiply_accumulates(model: bytes) -> int:
     """MACs of the convolutions and fully connected layers, from tensor shapes."""
-    from tensorflow.lite.tools import flatbuffer_utils
+    return _macs(_weighted_ops(model))
 
-    parsed = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
-    graph = parsed.subgraphs[0]
+
+def _macs(ops: list[_WeightedOp]) -> int:
     total = 0
-    for operator in graph.operators:
-        code = parsed.operatorCodes[operator.opcodeIndex].builtinCode
-        if code not in (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED):
-            continue
-        outputs = int(np.prod(graph.tensors[operator.outputs[0]].shape))
-        weights = [int(d) for d in graph.tensors[operator.inputs[1]].shape]
-        if code == CONV_2D:  # weights (out, h, w, in): each output sums h*w*in products
-            total += outputs * weights[1] * weights[2] * weights[3]
-        elif code == DEPTHWISE_CONV_2D:  # weights (1, h, w, channels)
-            total += outputs * weights[1] * weights[2]
+    for op in ops:
+        shape = op.weight_shape
+        if op.code == CONV_2D:  # weights (out, h, w, in): each output sums h*w*in products
+            total += op.output_elements * shape[1] * shape[2] * shape[3]
+        elif op.code == DEPTHWISE_CONV_2D:  # weights (1, h, w, channels)
+            total += op.output_elements * shape[1] * shape[2]
         else:  # weights (out, in)
-            total += outputs * weights[1]
+            total += op.output_elements * shape[1]
     return total
 
 
@@ -137,18 +164,19 @@ def measure_variants(
 ) -> list[Variant]:
     """map50(name, model) evaluates one variant, or returns None without data."""
     latency = interleaved_latency(models, workdir, threads)
-    return [
-        Variant(
+    rows = []
+    for name, model in models.items():
+        ops = _weighted_ops(model)  # parsed once for both figures
+        rows.append(Variant(
             name=name,
             bytes=len(model),
             bytes_gzip=len(gzip.compress(model, 9)),
-            sparsity=round(sparsity(model), 4),
-            macs=multiply_accumulates(model),
+            sparsity=round(_sparsity(ops), 4),
+            macs=_macs(ops),
             latency_ms=round(float(np.percentile(latency[name], 50)), 3),
             map50=map50(name, model),
-        )
-        for name, model in models.items()
-    ]
+        ))  # fmt: skip
+    return rows
 
 
 def variants_table(rows: list[Variant], threads: int) -> list[str]:

@@ -54,7 +54,8 @@ def verify_conversion(
             f"the {options.mode} model still computes in float: {', '.join(float_ops)}; "
             "check the calibration data or pass --allow-float-ops"
         )
-    candidate = write_model_dir(workdir / "candidate", model, source)
+    preprocessing = (source.labels, source.mean, source.std)
+    candidate = write_model_dir(workdir / "candidate", model, *preprocessing)
     litert = steps.run("ai-edge-litert", lambda: _litert_check(candidate), _describe_litert)
     legacy = steps.run(
         "tflite-runtime 2.14", lambda: _legacy_check(options, model), lambda r: r["detail"]
@@ -65,7 +66,7 @@ def verify_conversion(
             "tflite-runtime would fail. Pass --skip-tflite-runtime-check to build anyway"
         )
     agreement = reference_latency = None
-    baseline = write_model_dir(workdir / "reference", reference, source)
+    baseline = write_model_dir(workdir / "reference", reference, *preprocessing)
     if options.mode != "fp32":
         reference_latency = benchmark(baseline, "litert", default_threads(), 30, 5).to_json()
         reference_latency = reference_latency["latency_ms"]
@@ -94,13 +95,14 @@ def _describe_ops(info) -> str:
     return f"{len(info.ops)} ops ({listed}); min runtime {info.min_runtime_version}"
 
 
-def write_model_dir(directory: Path, model: bytes, source) -> Path:
+def write_model_dir(
+    directory: Path, model: bytes, labels: tuple[str, ...], mean: float, std: float
+) -> Path:
     """A minimal bundle so the device Detector preprocesses exactly as on the Pi."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "model.tflite").write_bytes(model)
-    labels = source.labels or ("object",)
-    (directory / "labels.txt").write_text("\n".join(labels) + "\n")
-    metadata = {"input": {"mean": source.mean, "std": source.std}}
+    (directory / "labels.txt").write_text("\n".join(labels or ("object",)) + "\n")
+    metadata = {"input": {"mean": mean, "std": std}}
     (directory / "pisight.json").write_text(json.dumps(metadata))
     return directory
 

@@ -44,6 +44,7 @@ from pisight.convert.ssd import SSDConfig, build_ssd, load_detector
 from pisight.convert.synth import LABELS, generate_dataset
 from pisight.convert.tf import keras, tf
 from pisight.convert.variants import interleaved_latency
+from pisight.convert.verify import write_model_dir
 from pisight.device.runtime import default_threads
 from pisight.device.testpattern import write_video
 
@@ -52,6 +53,7 @@ DEMO = ROOT / "models" / "demo" / "demo.keras"
 OPTIMIZED_DEMO = ROOT / "build" / "demo-optimize"
 FLOAT_MODES = ("fp32", "fp16", "dynamic", "int8")
 VIEWER_COUNTS = (0, 1, 5, 10)
+RAW_PIXELS = (0.0, 1.0)  # input mean, std: our detectors normalise inside the graph
 CALIBRATION_SEED, EVALUATION_SEED = 101, 202  # seeds the demo detector never trained on
 
 LEGACY_LATENCY = r"""
@@ -83,10 +85,11 @@ def variant_models(
         for mode in FLOAT_MODES
     }
     for name, build in (("pruned int8", _one_shot_sparse), ("channel-pruned int8", _narrow)):
-        if name not in pruned:
-            smaller = export_saved_model(build(model), config, work / name.replace(" ", "_"))
-            pruned[name] = convert_saved_model(smaller, QuantizeOptions("int8"), frames.batches)
-        models[name] = pruned[name]
+        if name in pruned:
+            models[name] = pruned[name]
+            continue
+        smaller = export_saved_model(build(model), config, work / name.replace(" ", "_"))
+        models[name] = convert_saved_model(smaller, QuantizeOptions("int8"), frames.batches)
     return models
 
 
@@ -141,19 +144,11 @@ def measure_models(
         row["tflite_runtime_1t_p50_ms"] = legacy_p50(path, 1, max(5, args.runs // 2))
         row["map50"] = None
         if dataset is not None and name in has_map:
-            bundle = _bundle_dir(work / f"{label}_{index}", model)
+            bundle = write_model_dir(work / f"{label}_{index}", model, LABELS, *RAW_PIXELS)
             row["map50"] = round(evaluate_model(bundle, dataset).map50, 4)
         rows.append(row)
         print(f"  {label} {name}: {row['litert_2t_p50_ms']:.2f} ms at 2 threads", flush=True)
     return rows
-
-
-def _bundle_dir(directory: Path, model: bytes) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "model.tflite").write_bytes(model)
-    (directory / "labels.txt").write_text("\n".join(LABELS) + "\n")
-    (directory / "pisight.json").write_text(json.dumps({"input": {"mean": 0.0, "std": 1.0}}))
-    return directory
 
 
 def model_section(args, work: Path) -> tuple[list[dict], Path]:
@@ -183,8 +178,7 @@ def model_section(args, work: Path) -> tuple[list[dict], Path]:
     )
     full_models = variant_models(full_model, full, frames, work / "full", {})
     rows += measure_models("full-size", full_models, work, args)
-    int8 = work / "full-size-int8"
-    _bundle_dir(int8, full_models["int8"])
+    int8 = write_model_dir(work / "full-size-int8", full_models["int8"], LABELS, *RAW_PIXELS)
     return rows, int8
 
 

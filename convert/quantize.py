@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pisight.convert.compact import share_repeated_vectors
 from pisight.convert.tf import tf
 
 MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
@@ -47,7 +48,7 @@ def convert_saved_model(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif options.mode in ("int8", "int16x8"):
         _configure_integer(converter, options, calibration)
-    return converter.convert()
+    return share_repeated_vectors(converter.convert())
 
 
 def _configure_integer(converter, options: QuantizeOptions, calibration) -> None:

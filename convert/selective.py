@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pisight.convert.compact import share_repeated_vectors
 from pisight.convert.quantize import IO_TYPES
 from pisight.convert.tf import tf
 
@@ -135,7 +136,7 @@ def convert_with_float_layers(
     model = debugger.get_nondebug_quantized_model()
     # The debugger quantizes a calibrate-only conversion, which skips the converter's
     # I/O retyping step; apply it here so the input matches quantize.py's.
-    model = _modify_model_io_type(model, IO_TYPES[io_dtype], tf.float32)
+    model = share_repeated_vectors(_modify_model_io_type(model, IO_TYPES[io_dtype], tf.float32))
     log.info(
         "converted with %d float layers in %.1f s (%d bytes)",
         len(float_layers),

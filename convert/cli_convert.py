@@ -25,6 +25,7 @@ log = logging.getLogger("pisight.convert")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(command_line="")  # `pisight convert` fills it in (device/cli.py)
     add = parser.add_argument
     add("model", help="MODEL.keras/.h5 (with its .json), a SavedModel dir, or keras:mobilenet_v2")
     add("--out", type=Path, required=True, help="bundle directory to write")
@@ -88,6 +89,7 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
         eval_data=args.eval_data,
         max_map_drop=args.max_map_drop,
         check_legacy_runtime=not args.skip_tflite_runtime_check,
+        command=args.command_line,
         optimize=OptimizePlan(
             prune=args.prune, structure=args.prune_structure, qat=args.qat,
             finetune_data=args.finetune_data,

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pisight.convert.anchors import AnchorConfig
+from pisight.convert.ssd import FINEST_STRIDES
 from pisight.convert.train import TrainOptions, train
 
 log = logging.getLogger("pisight.train")
@@ -24,6 +25,7 @@ DEFAULTS = TrainOptions(data="", out="")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(command_line="")  # `pisight train` fills it in (device/cli.py)
     _add_run_arguments(parser)
     _add_anchor_arguments(parser)
 
@@ -91,6 +93,13 @@ def _add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="every aspect ratio on the finest feature map too (more anchors for small objects)",
     )
+    add(
+        "--finest-stride",
+        type=int,
+        choices=FINEST_STRIDES,
+        default=DEFAULTS.finest_stride,
+        help="stride of the finest feature map: 8 adds one for small objects (more compute)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -114,6 +123,8 @@ def main(args: argparse.Namespace) -> int:
             aspect_ratios=tuple(args.anchor_ratios),
             reduce_first_layer=not args.full_first_layer,
         ),
+        finest_stride=args.finest_stride,
+        command=args.command_line,
         augmentation=replace(DEFAULTS.augmentation, crop=args.crop),
     )
     result = train(options)

@@ -60,6 +60,8 @@ class ConvertOptions:
     """With --float-layers auto: below this share of FP32 detections kept, go selective."""
     optimize: OptimizePlan = field(default_factory=OptimizePlan)
     """Pruning and/or quantization-aware training before quantization."""
+    command: str = ""
+    """The command line that asked for this conversion, recorded in the bundle."""
 
 
 @dataclass

@@ -43,11 +43,13 @@ def fine_tune(
     options: FinetuneOptions,
     before_step: Callable[[], None] | None = None,
     after_epoch: Callable[[], None] | None = None,
+    teacher: keras.Model | None = None,
 ) -> float:
     """Train `model` in place; returns the last epoch's mean loss.
 
     before_step / after_epoch let pruning advance its schedule around every step, as
     tensorflow-model-optimization's UpdatePruningStep callback does inside model.fit.
+    teacher: a model with the same anchors whose class scores are distilled (train_step).
     """
     if not dataset.samples:
         raise ValueError("the fine-tuning dataset has no samples")
@@ -61,7 +63,7 @@ def fine_tune(
     optimizer = warmup_cosine_adam(
         options.learning_rate, steps // 2, options.epochs * steps, TrainOptions.clip_norm
     )
-    step = train_step(model, optimizer)
+    step = train_step(model, optimizer, teacher)
     loss = math.nan
     for epoch in range(1, options.epochs + 1):
         started = time.monotonic()

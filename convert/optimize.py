@@ -129,7 +129,9 @@ def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan):
 
         kept = channel_plan(model, plan.prune)
         smaller = rebuild_pruned(model, kept)
-        fine_tune(smaller, anchors, input_size, dataset, plan.finetune)
+        # Whole channels take more to win back than scattered weights: the unpruned
+        # model teaches the smaller one its scores on every anchor, not only the labels.
+        fine_tune(smaller, anchors, input_size, dataset, plan.finetune, teacher=model)
         channels = prunable_channels(model)
         removed = channels - prunable_channels(smaller)
         return smaller, {

@@ -63,6 +63,10 @@ def build_metadata(options, source, model: bytes, reference: bytes, frames, veri
         },
         "pruning": None,
         "metrics": metrics,
+        "provenance": {
+            "convert_command": options.command,
+            "training": source.ssd_config.training if source.ssd_config is not None else {},
+        },
     }
 
 
@@ -95,6 +99,7 @@ def render_report(metadata: dict, steps: list[dict]) -> str:
         )
         lines.append(f"| mAP@[.5:.95] | {fp32['map50_95']:.4f} | {converted['map50_95']:.4f} |")
     lines += _agreement_lines(metrics.get("agreement"))
+    lines += _provenance_lines(metadata.get("provenance"))
     lines += ["", "## Checks", ""]
     ops = ", ".join(f"{op['name']} v{op['version']}" for op in metadata["ops"])
     lines.append(f"- ops: {ops}")
@@ -121,6 +126,28 @@ def _agreement_lines(agreement: dict | None) -> list[str]:
         f"detections kept, mean IoU {iou if iou is None else f'{iou:.3f}'}, mean score delta "
         f"{delta if delta is None else f'{delta:.3f}'}, {agreement['extra_detections']} extra.",
     ]
+
+
+def _provenance_lines(provenance: dict | None) -> list[str]:
+    """How to make this bundle again: the training run behind the model, the conversion."""
+    if not provenance or not (provenance["training"] or provenance["convert_command"]):
+        return []
+    lines = ["", "## How this model was made", ""]
+    training = provenance["training"]
+    if training:
+        best = training["best_val_map50"]
+        lines += [
+            f"- trained: `{training['command'] or 'pisight train (API)'}`",
+            f"  - seed {training['seed']}; {training['images']} images from {training['data']}, "
+            f"validated on {training['val_images']} from {training['val_data']}",
+            f"  - {training['epochs']} epochs in {training['seconds']:,} s on "
+            f"{training['cpus']} CPUs (TensorFlow {training['tensorflow']}), finished "
+            f"{training['finished']}; best validation mAP@0.5 "
+            f"{'-' if best is None else f'{best:.4f}'}",
+        ]
+    if provenance["convert_command"]:
+        lines.append(f"- converted: `{provenance['convert_command']}`")
+    return lines
 
 
 def _selective_lines(selective: dict | None) -> list[str]:

@@ -20,7 +20,10 @@ import numpy as np
 from pisight.convert.anchors import AnchorConfig, boxes_per_cell, generate_anchors
 from pisight.convert.tf import keras
 
-FEATURE_LAYERS = ("block_13_expand_relu", "out_relu")  # strides 16 and 32
+# Backbone taps by stride. SSD-MobileNetV2 starts at 16; block 6's 8x map (before its
+# stride-2 depthwise) gives objects under ~10% of the side cells their own size.
+FEATURE_LAYERS = {8: "block_6_expand_relu", 16: "block_13_expand_relu", 32: "out_relu"}
+FINEST_STRIDES = (8, 16)
 EXTRA_CHANNELS = (512, 256, 256, 128)  # SSDLite's extra feature maps at alpha 1.0
 
 
@@ -32,10 +35,14 @@ class SSDConfig:
     alpha: float = 1.0
     """MobileNetV2 width multiplier (0.35-1.0)."""
     anchors: AnchorConfig = field(default_factory=AnchorConfig)
+    finest_stride: int = 16
+    """Stride of the finest feature map: 16 (SSD-MobileNetV2) or 8 (for small objects)."""
     max_detections: int = 20
     nms_iou_threshold: float = 0.5
     nms_score_threshold: float = 0.05
     labels: tuple[str, ...] = ()
+    training: dict = field(default_factory=dict, compare=False)
+    """How `pisight train` made the model (command, seed, data, time); bundles repeat it."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -55,6 +62,8 @@ def build_ssd(config: SSDConfig, backbone_weights: str | None = None) -> keras.M
     size = config.input_size
     if not 32 <= size <= 640:
         raise ValueError(f"input size {size} is outside 32-640; 160-320 suits MobileNetV2")
+    if config.finest_stride not in FINEST_STRIDES:
+        raise ValueError(f"finest stride {config.finest_stride} is not one of 8 or 16")
     image = keras.Input((size, size, 3), name="image")
     normalised = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="normalise")(image)
     backbone = keras.applications.MobileNetV2(
@@ -65,7 +74,11 @@ def build_ssd(config: SSDConfig, backbone_weights: str | None = None) -> keras.M
     )
     if backbone_weights not in (None, "imagenet"):
         backbone.load_weights(backbone_weights)
-    features = [backbone.get_layer(name).output for name in FEATURE_LAYERS]
+    features = [
+        backbone.get_layer(name).output
+        for stride, name in FEATURE_LAYERS.items()
+        if stride >= config.finest_stride
+    ]
     features += _extra_feature_maps(features[-1], config.alpha)
     boxes, classes = [], []
     for layer, feature in enumerate(features):

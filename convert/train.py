@@ -24,7 +24,8 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +77,12 @@ class TrainOptions:
     """Stop when mAP@0.5 has not improved for this many epochs."""
     anchors: AnchorConfig = field(default_factory=AnchorConfig)
     """Anchor scales and shapes; saved in the config, so export uses the same."""
+    finest_stride: int = 16
+    """16, or 8 to add a feature map for objects under ~10% of the image side."""
     augmentation: Augmentation | None = field(default_factory=Augmentation)
     """Random crop, flip and colour jitter; None trains on the images as they are."""
+    command: str = ""
+    """The command line that asked for this run, recorded with the model."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,8 @@ def train(options: TrainOptions) -> TrainResult:
     train_set, val_set = _datasets(options)
     config = SSDConfig(
         num_classes=len(train_set.labels), input_size=options.input_size,
-        alpha=options.alpha, anchors=options.anchors, labels=train_set.labels,
+        alpha=options.alpha, anchors=options.anchors, finest_stride=options.finest_stride,
+        labels=train_set.labels,
     )  # fmt: skip
     model = build_model(config, options.backbone_weights)
     anchors = model_anchors(model, config)
@@ -113,9 +119,38 @@ def train(options: TrainOptions) -> TrainResult:
     best, epochs_run = _fit(
         options, step, batches, validation, lambda: save_atomically(model, config, out)
     )
+    result = TrainResult(best, epochs_run, time.monotonic() - start, out)
+    config = replace(config, training=_record(options, train_set, val_set, result))
     if validation is None:
         save_atomically(model, config, out)
-    return TrainResult(best, epochs_run, time.monotonic() - start, out)
+    else:  # the best epoch's weights are saved; its sidecar now says how it was made
+        _replace_text(Path(f"{out}.json"), config.to_json())
+    return result
+
+
+def _record(
+    options: TrainOptions, train_set: Dataset, val_set: Dataset, result: TrainResult
+) -> dict:
+    return {
+        "command": options.command,
+        "seed": options.seed,
+        "data": str(options.data),
+        "images": len(train_set.samples),
+        "val_data": str(options.val_data or f"{options.val_fraction:.0%} of the data"),
+        "val_images": len(val_set.samples),
+        "epochs": result.epochs_run,
+        "best_val_map50": None if result.best_map50 is None else round(result.best_map50, 4),
+        "seconds": round(result.seconds),
+        "cpus": os.cpu_count(),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tensorflow": tf.__version__,
+    }
+
+
+def _replace_text(path: Path, text: str) -> None:
+    scratch = path.with_name(f".{path.name}.partial")
+    scratch.write_text(text, encoding="utf-8")
+    os.replace(scratch, path)
 
 
 def _fit(
@@ -256,16 +291,38 @@ def warmup_cosine_adam(
     return keras.optimizers.Adam(schedule, global_clipnorm=clip_norm)
 
 
-def train_step(model: keras.Model, optimizer):
-    """One compiled optimisation step on a batch; returns (total, class, box) loss."""
+def distillation_loss(class_targets, class_logits, teacher_logits, beta: float = 2.0):
+    """Quality focal loss towards a teacher's class probabilities, per positive anchor.
+
+    Every anchor learns the teacher's confidence, not only the few matched to a box: a
+    pruned network learns which near-misses its unpruned self ranked high (Generalized
+    Focal Loss's soft-label form of focal loss, weight |teacher - student|^beta).
+    """
+    soft = tf.sigmoid(teacher_logits[..., 1:])
+    logits = class_logits[..., 1:]
+    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=soft, logits=logits)
+    weighted = tf.abs(soft - tf.sigmoid(logits)) ** beta * cross_entropy
+    positives = tf.maximum(tf.reduce_sum(tf.cast(class_targets > 0, tf.float32)), 1.0)
+    return tf.reduce_sum(weighted) / positives
+
+
+def train_step(model: keras.Model, optimizer, teacher: keras.Model | None = None):
+    """One compiled optimisation step on a batch; returns (total, class, box) loss.
+
+    With a teacher (the model before pruning), its class probabilities are a second
+    target (distillation_loss), added to the total.
+    """
 
     @tf.function(reduce_retracing=True)
     def step(pixels, box_targets, class_targets):
+        teacher_logits = None if teacher is None else teacher(pixels, training=False)[1]
         with tf.GradientTape() as tape:
             box_encodings, class_logits = model(pixels, training=True)
             total, class_loss, box_loss = detection_loss(
                 box_targets, class_targets, box_encodings, class_logits
             )
+            if teacher_logits is not None:
+                total += distillation_loss(class_targets, class_logits, teacher_logits)
         gradients = tape.gradient(total, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return total, class_loss, box_loss

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -82,6 +83,8 @@ def _host_command(module_name: str, name: str, argv: Sequence[str]) -> int:
         return 2
     parser = argparse.ArgumentParser(prog=f"pisight {name}", description=HOST_COMMANDS[name][1])
     module.add_arguments(parser)
+    # What the user typed, for commands that record how their output was made.
+    parser.set_defaults(command_line=shlex.join(["pisight", name, *argv]))
     args = parser.parse_args(list(argv))
     # SIGTERM unwinds like Ctrl-C, so temporary files are removed and nothing half-written
     # is left behind.

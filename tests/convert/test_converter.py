@@ -67,7 +67,11 @@ def test_keras_detector_to_verified_bundle(
     assert metadata["metrics"]["size_ratio"] < 0.5
     assert "TFLite_Detection_PostProcess" in {op["name"] for op in metadata["ops"]}
     assert (out / "labels.txt").read_text().split() == list(SSD_LABELS)
-    assert "Agreement with FP32" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "Agreement with FP32" in report
+    command = metadata["provenance"]["convert_command"]
+    assert command.startswith("pisight convert ") and f"--out {out}" in command
+    assert f"- converted: `{command}`" in report
     run = pisight("run", "--model", str(out), "--source", str(calibration_dir), "--no-serve")
     assert run.returncode == 0 and "frames=24 " in run.stdout, run.stderr
 

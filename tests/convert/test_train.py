@@ -11,13 +11,20 @@ import pytest
 
 from pisight.convert.anchors import AnchorConfig, generate_anchors
 from pisight.convert.datasets import load_dataset
-from pisight.convert.ssd import SSDConfig, load_detector, model_anchors
+from pisight.convert.ssd import (
+    SSDConfig,
+    build_ssd,
+    feature_map_sizes,
+    load_detector,
+    model_anchors,
+)
 from pisight.convert.tf import tf
 from pisight.convert.train import (
     OFFLINE_MESSAGE,
     TrainOptions,
     _optimizer,
     build_model,
+    distillation_loss,
     train,
     train_step,
 )
@@ -41,6 +48,37 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("shapes")
     generate_dataset(root, images=24, seed=3)
     return root
+
+
+@pytest.mark.parametrize(
+    ("stride", "maps"),
+    [(16, [(6, 6), (3, 3), (2, 2), (1, 1)]), (8, [(12, 12), (6, 6), (3, 3), (2, 2), (1, 1)])],
+)
+def test_the_finest_stride_picks_the_backbone_taps(stride: int, maps: list) -> None:
+    config = SSDConfig(num_classes=2, input_size=96, alpha=0.35, finest_stride=stride)
+    model = build_ssd(config)
+    assert feature_map_sizes(model) == maps
+    assert len(model_anchors(model, config)) == model.outputs[0].shape[1]
+
+
+def test_an_unknown_finest_stride_is_refused() -> None:
+    with pytest.raises(ValueError, match="finest stride 4"):
+        build_ssd(SSDConfig(num_classes=2, input_size=96, alpha=0.35, finest_stride=4))
+
+
+def test_distillation_pulls_the_scores_towards_the_teacher() -> None:
+    rng = np.random.default_rng(0)
+    teacher = tf.constant(rng.normal(0, 3, (2, 50, 4)), tf.float32)
+    targets = tf.constant(rng.integers(-1, 4, (2, 50)), tf.int32)
+
+    def loss(student: tf.Tensor) -> float:
+        return float(distillation_loss(targets, student, teacher))
+
+    assert loss(teacher) == pytest.approx(0.0, abs=1e-6)  # agreeing costs nothing
+    near, far = loss(teacher + 0.2), loss(teacher + 2.0)
+    assert 0.0 < near < far
+    background_only = tf.concat([teacher[..., :1] + 5.0, teacher[..., 1:]], axis=-1)
+    assert loss(background_only) == pytest.approx(0.0, abs=1e-6)  # column 0 is never read
 
 
 def test_a_box_equal_to_an_anchor_is_positive_with_zero_target() -> None:
@@ -130,6 +168,7 @@ def test_a_tiny_run_writes_a_loadable_detector(shapes: Path, tmp_path: Path) -> 
             batch_size=8,
             eval_every=1,
             val_fraction=0.25,
+            command="pisight train --data shapes",
         )
     )
     assert time.monotonic() - start < 120
@@ -138,6 +177,15 @@ def test_a_tiny_run_writes_a_loadable_detector(shapes: Path, tmp_path: Path) -> 
     model, config = load_detector(out)
     assert config.labels == ("circle", "square", "triangle") and config.input_size == 96
     assert model.outputs[1].shape[-1] == 4
+    record = config.training  # how it was made, for every bundle converted from it
+    assert (record["command"], record["seed"], record["epochs"]) == (
+        "pisight train --data shapes",
+        0,
+        2,
+    )
+    assert (record["images"], record["val_images"]) == (18, 6)
+    assert record["best_val_map50"] == round(result.best_map50, 4)
+    assert record["seconds"] == round(result.seconds)
 
 
 def test_imagenet_weights_offline_give_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +225,8 @@ def test_cli_builds_the_options(monkeypatch: pytest.MonkeyPatch, capsys) -> None
     args = parser.parse_args(
         ["--data", "d", "--out", "m.keras", "--input-size", "160", "--lr", "0.01",
          "--backbone-weights", "imagenet", "--anchor-scales", "0.1", "0.8",
-         "--anchor-ratios", "1", "0.5", "--full-first-layer", "--crop", "0"]
+         "--anchor-ratios", "1", "0.5", "--full-first-layer", "--crop", "0",
+         "--finest-stride", "8"]
     )  # fmt: skip
     assert cli_train.main(args) == 0
     options = seen[0]
@@ -186,4 +235,5 @@ def test_cli_builds_the_options(monkeypatch: pytest.MonkeyPatch, capsys) -> None
     )  # fmt: skip
     assert options.anchors.aspect_ratios == (1.0, 0.5) and not options.anchors.reduce_first_layer
     assert options.augmentation is not None and options.augmentation.crop == 0.0
+    assert options.finest_stride == 8
     assert "best_map50=0.500" in capsys.readouterr().out

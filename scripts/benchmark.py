@@ -75,6 +75,22 @@ print(json.dumps({"p50": float(np.percentile(times, 50))}))
 """
 
 
+def _made_from(bundle: Path, config: SSDConfig) -> bool:
+    """Whether scripts/optimize-demo-model.sh made `bundle` from this very checkpoint.
+
+    A bundle left over from an earlier demo detector would mix two models in one table;
+    the training record (command, seed, finish time) tells them apart.
+    """
+    metadata_file = bundle / "pisight.json"
+    if not metadata_file.is_file():
+        return False
+    provenance = json.loads(metadata_file.read_text()).get("provenance") or {}
+    if config.training and provenance.get("training") == config.training:
+        return True
+    print(f"  {bundle} was made from another demo checkpoint: one-shot variant instead")
+    return False
+
+
 def variant_models(
     model: keras.Model, config: SSDConfig, frames, work: Path, pruned: dict[str, bytes]
 ) -> dict[str, bytes]:
@@ -163,9 +179,8 @@ def model_section(args, work: Path) -> tuple[list[dict], Path]:
     frames = load_calibration_frames(frames_dir, size, size, args.calibration, warn=False)
     pruned, tuned = {}, []
     for name, bundle in (("pruned int8", "unstructured"), ("channel-pruned int8", "channel")):
-        candidate = OPTIMIZED_DEMO / bundle / "model.tflite"
-        if candidate.is_file() and not args.quick:
-            pruned[name] = candidate.read_bytes()
+        if not args.quick and _made_from(OPTIMIZED_DEMO / bundle, config):
+            pruned[name] = (OPTIMIZED_DEMO / bundle / "model.tflite").read_bytes()
             tuned.append(name)
     models = variant_models(demo, config, frames, work / "demo", pruned)
     has_map = (*FLOAT_MODES, *tuned)

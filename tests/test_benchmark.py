@@ -68,3 +68,21 @@ def test_report_renders_every_section(measured) -> None:
     assert "| 2 |" in text.split("## Viewers")[1]
     assert "| `pisight run` / bare interpreter, no viewer >= 0.97 | 0.970 | met |" in text
     assert "| peak RSS of `pisight run` < 128 MB | 110.000 | met |" in text
+
+
+def test_only_bundles_made_from_this_checkpoint_are_used(tmp_path: Path) -> None:
+    import json
+
+    from pisight.convert.ssd import SSDConfig
+
+    record = {"command": "pisight train --seed 0", "finished": "2026-11-22T17:05:43+00:00"}
+    config = SSDConfig(num_classes=3, training=record)
+    bundle = tmp_path / "unstructured"
+    bundle.mkdir()
+    assert not benchmark._made_from(bundle, config)  # no bundle at all
+    (bundle / "pisight.json").write_text(json.dumps({"provenance": {"training": record}}))
+    assert benchmark._made_from(bundle, config)
+    older = {**record, "finished": "2026-11-21T10:00:00+00:00"}
+    assert not benchmark._made_from(bundle, SSDConfig(num_classes=3, training=older))
+    (bundle / "pisight.json").write_text(json.dumps({"task": "detection"}))  # before records
+    assert not benchmark._made_from(bundle, config)

@@ -63,7 +63,8 @@ def build_ssd(config: SSDConfig, backbone_weights: str | None = None) -> keras.M
     if not 32 <= size <= 640:
         raise ValueError(f"input size {size} is outside 32-640; 160-320 suits MobileNetV2")
     if config.finest_stride not in FINEST_STRIDES:
-        raise ValueError(f"finest stride {config.finest_stride} is not one of 8 or 16")
+        allowed = " or ".join(str(stride) for stride in FINEST_STRIDES)
+        raise ValueError(f"finest stride {config.finest_stride} is not one of {allowed}")
     image = keras.Input((size, size, 3), name="image")
     normalised = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="normalise")(image)
     backbone = keras.applications.MobileNetV2(

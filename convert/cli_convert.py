@@ -62,12 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--skip-tflite-runtime-check", action="store_true",
         help="do not check loading in tflite-runtime 2.14")  # fmt: skip
     # fmt: off
-    group = parser.add_argument_group("pruning and quantization-aware training")
+    group = parser.add_argument_group("pruning, weight clustering and quantization-aware training")
     option = group.add_argument
     option("--prune", type=float, default=None, metavar="SHARE",
            help="zero this share of weights, or with channel remove this share of channels")
     option("--prune-structure", choices=STRUCTURES, default="unstructured",
            help="unstructured: smaller gzip; 2:4: two of every four; channel: also faster")
+    option("--cluster", type=int, default=None, metavar="N",
+           help="share N values per convolution kernel, zeros kept: smaller gzip (e.g. 16)")
     option("--qat", action="store_true", help="quantization-aware fine-tuning")
     option("--finetune-data", default=None, help="dataset to fine-tune on")
     option("--finetune-epochs", type=int, default=FinetuneOptions.epochs,
@@ -91,7 +93,7 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
         check_legacy_runtime=not args.skip_tflite_runtime_check,
         command=args.command_line,
         optimize=OptimizePlan(
-            prune=args.prune, structure=args.prune_structure, qat=args.qat,
+            prune=args.prune, structure=args.prune_structure, clusters=args.cluster, qat=args.qat,
             finetune_data=args.finetune_data,
             finetune=FinetuneOptions(
                 epochs=args.finetune_epochs, learning_rate=args.finetune_lr, seed=args.seed

@@ -3,10 +3,12 @@
     plan = OptimizePlan(prune=0.5, structure="unstructured", qat=True, finetune_data="data/")
     optimized = optimize(source, plan, workdir, steps)
 
-The result is a new ModelInput: the pruned float model (exported, so the rest of the
-converter, its checks and the accuracy gate treat it as the model to ship) and, with
-QAT, the fake-quantized model the INT8 conversion reads its ranges from. The original
-stays available for the comparison table in the report.
+The steps run in this order, each on the last one's model: prune, cluster the weights
+(few distinct values per kernel, zeros kept) or train quantization-aware. The result is a
+new ModelInput: the optimized float model (exported, so the rest of the converter, its
+checks and the accuracy gate treat it as the model to ship) and, with QAT, the
+fake-quantized model the INT8 conversion reads its ranges from. The original stays
+available for the comparison table in the report.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ class OptimizePlan:
     prune: float | None = None
     """Unstructured / 2:4: share of weights set to zero; channel: share of channels removed."""
     structure: str = "unstructured"
+    clusters: int | None = None
+    """Distinct weight values per Conv2D kernel after clustering (None: no clustering)."""
     qat: bool = False
     finetune_data: str | None = None
     finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
 
     @property
     def wanted(self) -> bool:
-        return self.prune is not None or self.qat
+        return self.prune is not None or self.clusters is not None or self.qat
 
     def pruning_label(self) -> str | None:
         if self.prune is None:
@@ -42,9 +46,17 @@ class OptimizePlan:
             return "2:4 structured sparsity"
         return f"{self.prune:.0%} unstructured sparsity"
 
+    def clustering_label(self) -> str | None:
+        return None if self.clusters is None else f"{self.clusters} weight clusters"
+
+    def weights_label(self) -> str | None:
+        """What pruning and clustering did to the float weights, QAT aside."""
+        parts = [part for part in (self.pruning_label(), self.clustering_label()) if part]
+        return " + ".join(parts) or None
+
     def describe(self) -> str:
         qat = "quantization-aware training" if self.qat else None
-        return " + ".join(part for part in (self.pruning_label(), qat) if part)
+        return " + ".join(part for part in (self.weights_label(), qat) if part)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,10 @@ class Optimized:
     plan: OptimizePlan
     pruning: dict[str, Any] | None
     """For pisight.json: structure, target, achieved sparsity or channels, per layer."""
+    clustering: dict[str, Any] | None = None
+    """For pisight.json: clusters asked for, distinct values per layer."""
+    pruned_only: Path | None = None
+    """The pruned float model before clustering, for the report's comparison."""
 
 
 def check_plan(plan: OptimizePlan, mode: str, float_layers: tuple[str, ...]) -> None:
@@ -68,8 +84,26 @@ def check_plan(plan: OptimizePlan, mode: str, float_layers: tuple[str, ...]) -> 
             raise ValueError(f"--prune takes a share between 0 and 1, e.g. 0.5; got {plan.prune}")
         if plan.structure == "2:4" and plan.prune != 0.5:
             raise ValueError("2:4 sparsity is two zeros in every four weights: use --prune 0.5")
+    if plan.clusters is not None:
+        from pisight.convert.clustering import CLUSTERS
+
+        low, high = CLUSTERS
+        if not low <= plan.clusters <= high:
+            raise ValueError(f"--cluster takes {low}-{high} values per layer, e.g. 16")
+        if plan.qat:
+            raise ValueError(
+                "--cluster and --qat do not combine: model-optimization's cluster-preserving "
+                "QAT takes minutes per step; use one of them"
+            )
+        if plan.structure == "channel" and plan.prune is not None:
+            raise ValueError(
+                "--cluster shrinks the gzipped file, channel pruning the dense model: "
+                "cluster with --prune-structure unstructured or 2:4"
+            )
     if plan.wanted and plan.finetune_data is None:
-        raise ValueError("--prune and --qat fine-tune the model: add --finetune-data DATASET")
+        raise ValueError(
+            "--prune, --cluster and --qat fine-tune the model: add --finetune-data DATASET"
+        )
     if plan.qat and mode != "int8":
         raise ValueError("--qat trains for INT8: use it with --mode int8")
     if plan.qat and float_layers:
@@ -83,7 +117,8 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
 
     if source.ssd_config is None:
         raise ValueError(
-            "--prune and --qat need one of our Keras detectors (MODEL.keras with its .json)"
+            "--prune, --cluster and --qat need one of our Keras detectors "
+            "(MODEL.keras with its .json)"
         )
     config = source.ssd_config
     model = source.keras_model
@@ -100,6 +135,20 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
             lambda: _prune(model, anchors, config.input_size, dataset, plan),
             _describe_pruning,
         )  # fmt: skip
+    clustering = pruned_only = None
+    if plan.clusters is not None:
+        from pisight.convert.clustering import cluster_weights, clustering_summary
+
+        if pruning is not None:
+            pruned_only = export_saved_model(model, config, workdir / "pruned_saved_model")
+        model = steps.run(
+            f"cluster ({plan.clustering_label()})",
+            lambda: cluster_weights(
+                model, anchors, config.input_size, dataset, plan.clusters, plan.finetune
+            ),
+            lambda _: f"{plan.finetune.epochs} epochs on {len(dataset.samples)} images",
+        )  # fmt: skip
+        clustering = clustering_summary(model, plan.clusters)
     label = plan.describe()
     saved = export_saved_model(model, config, workdir / "optimized_saved_model")
     optimized = replace(
@@ -119,7 +168,7 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
         )  # fmt: skip
         qat_saved = export_saved_model(aware, config, workdir / "qat_saved_model", anchors)
         optimized = replace(optimized, quantize_from=qat_saved)
-    return Optimized(optimized, source, plan, pruning)
+    return Optimized(optimized, source, plan, pruning, clustering, pruned_only)
 
 
 def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan):
@@ -178,9 +227,10 @@ def compare_variants(
     label = optimized.plan.describe()
     models = {"post-training (no pruning)": quantize(optimized.original.saved_model)}
     qat = optimized.source.quantize_from is not None
-    pruned = optimized.pruning is not None
-    if pruned and qat:
-        pruned_float = optimized.source.saved_model
+    clustered = optimized.clustering is not None
+    if optimized.pruning is not None and (qat or clustered):
+        # What pruning alone bought, before the steps that followed it.
+        pruned_float = optimized.pruned_only or optimized.source.saved_model
         models[f"{optimized.plan.pruning_label()}, post-training"] = quantize(pruned_float)
     models[f"{label}{'' if qat else ', post-training'} (shipped)"] = final
     models["fp32 (no pruning)"] = convert_saved_model(

@@ -62,6 +62,7 @@ def build_metadata(options, source, model: bytes, reference: bytes, frames, veri
             "seed": options.seed,
         },
         "pruning": None,
+        "clustering": None,
         "metrics": metrics,
         "provenance": {
             "convert_command": options.command,
@@ -182,6 +183,7 @@ def package_bundle(
     extra_files = {}
     if optimized is not None:
         metadata["pruning"] = optimized.pruning
+        metadata["clustering"] = optimized.clustering
         metadata["optimization"] = _optimization(options, comparison)
         extra_files[VARIANTS_PLOT] = comparison["plot"]
     report = render_report(metadata, steps.steps)
@@ -208,6 +210,7 @@ def _optimization(options, comparison: dict) -> dict:
 def render_optimization(metadata: dict, table: list[str]) -> str:
     """The report's section on pruning and QAT: what each variant costs and buys."""
     optimization, pruning = metadata["optimization"], metadata["pruning"]
+    clustering = metadata.get("clustering")
     finetune = optimization["finetune"]
     lines = [
         "",
@@ -232,7 +235,15 @@ def render_optimization(metadata: dict, table: list[str]) -> str:
             f"Channels: {pruning['removed_channels']} of {pruning['prunable_channels']} "
             "prunable channels removed; the model is dense and smaller, so it runs faster.",
         ]
-    elif pruning:
+    if clustering:
+        lines += [
+            "",
+            f"Clustering: {clustering['clustered_layers']} of {len(clustering['layers'])} "
+            f"Conv2D kernels hold at most {clustering['clusters']} distinct non-zero values "
+            "(the rest are too small to cluster), zeros kept; like sparsity, it shrinks the "
+            "gzipped file and makes no kernel faster.",
+        ]
+    if pruning and pruning["structure"] != "channel":
         lines += [
             "",
             f"Sparsity: {pruning['sparsity']:.1%} of float convolution weights zero, "

@@ -10,7 +10,9 @@ has no QAT config and stays unannotated: it is a multiply-add on the input that 
 converter quantizes from the calibration frames like any post-training model.
 
 A pruned model keeps its zeros: the prune-preserving scheme
-(tfmot.experimental.combine) masks the weights QAT would otherwise regrow.
+(tfmot.experimental.combine) masks the weights QAT would otherwise regrow. Clustered
+models are not trained quantization-aware: the cluster-preserving scheme took 5 minutes
+for one step of eight 96x96 images here.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pisight.convert.bundle_writer import verify_bundle
-from pisight.convert.variants import multiply_accumulates, sparsity
+from pisight.convert.variants import CONV_2D, _weighted_ops, multiply_accumulates, sparsity
 from pisight.device.detector import Detector, DetectorOptions
 from tests.convert.cli import pisight
 
@@ -61,6 +61,39 @@ def test_unstructured_pruning_then_qat_keeps_the_zeros(
     assert "| block_1_expand | 50.0% |" in report
 
 
+def test_pruning_then_clustering_keeps_zeros_and_shrinks_the_gzip(
+    tiny_detector: Path, calibration_dir: Path, finetune_data: Path, tmp_path: Path
+) -> None:
+    metadata, report = _convert(
+        tiny_detector, tmp_path / "bundle", calibration_dir, finetune_data,
+        "--prune", "0.5", "--cluster", "8",
+    )  # fmt: skip
+    clustering = metadata["clustering"]
+    assert clustering["clusters"] == 8 and clustering["clustered_layers"] > 20
+    names = [v["name"] for v in metadata["optimization"]["variants"]]
+    assert names == [
+        "post-training (no pruning)",
+        "50% unstructured sparsity, post-training",
+        "50% unstructured sparsity + 8 weight clusters, post-training (shipped)",
+        "fp32 (no pruning)",
+    ]
+    baseline, pruned, clustered, _ = metadata["optimization"]["variants"]
+    assert clustered["bytes_gzip"] < pruned["bytes_gzip"] < baseline["bytes_gzip"]
+    assert clustered["macs"] == baseline["macs"]  # no kernel got smaller
+    model = (tmp_path / "bundle" / "model.tflite").read_bytes()
+    assert sparsity(model) >= metadata["pruning"]["sparsity"] - 0.005  # zeros kept
+    # Per-channel INT8 maps a kernel's 8 shared values to at most 8 integers per channel.
+    clustered_kernels = 0
+    for op in _weighted_ops(model):
+        if op.code != CONV_2D or op.weight_values is None or op.weight_values.size < 1024:
+            continue
+        channels = op.weight_values.reshape(op.weight_shape[0], -1)
+        assert all(np.unique(row[row != 0]).size <= 8 for row in channels), op.weight_name
+        clustered_kernels += 1
+    assert clustered_kernels > 10
+    assert "Clustering: " in report and "hold at most 8 distinct non-zero values" in report
+
+
 def test_channel_pruning_then_qat_is_smaller_and_cheaper(
     tiny_detector: Path, calibration_dir: Path, finetune_data: Path, tmp_path: Path
 ) -> None:
@@ -86,6 +119,21 @@ def test_channel_pruning_then_qat_is_smaller_and_cheaper(
     ("extra", "message"),
     [
         (["--qat"], "add --finetune-data"),
+        (["--cluster", "1", "--finetune-data", "x"], "--cluster takes 2-256"),
+        (["--cluster", "16", "--qat", "--finetune-data", "x"], "do not combine"),
+        (
+            [
+                "--prune",
+                "0.3",
+                "--prune-structure",
+                "channel",
+                "--cluster",
+                "16",
+                "--finetune-data",
+                "x",
+            ],
+            "cluster with --prune-structure unstructured",
+        ),
         (["--prune", "1.5", "--finetune-data", "x"], "between 0 and 1"),
         (["--qat", "--mode", "fp16", "--finetune-data", "x"], "--mode int8"),
         (["--prune-structure", "channel", "--finetune-data", "x"], "needs --prune SHARE"),

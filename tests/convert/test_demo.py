@@ -52,7 +52,7 @@ def test_the_shipped_int8_bundle_is_intact_and_says_how_it_was_made() -> None:
     # Per-tensor INT8 weights are a quarter of FP32's; the float anchors (7,000 of them)
     # and the 32-bit biases are the same bytes in both files.
     assert metadata["converter"]["per_channel"] is False
-    assert metadata["metrics"]["size_ratio"] < 0.32
+    assert metadata["metrics"]["size_ratio"] <= 0.30
 
 
 def test_the_shipped_bundle_plays_without_tensorflow(tmp_path: Path) -> None:

@@ -10,6 +10,12 @@ the surviving INT8 weights with ~7 bits of entropy each, clustering leaves them 
 and that is what a gzipped model, an OTA download or a compressed SD-card image pays for.
 Like pruning, it makes no kernel faster. Depthwise kernels are left alone as pruning
 leaves them: they are few and matter most.
+
+Convert per-channel (the default) after clustering: the converter folds each batch norm
+into the kernel before it, scaling every output channel by its own factor, so one
+per-tensor scale turns N shared values into N per channel, all different (measured on the
+demo detector: 16 clusters took the gzipped per-tensor model from 0.80x to only 0.76x of
+plain INT8), while per-channel scales bring each channel's values back onto few integers.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
     pisight demo --frames 200 --out demo-out --no-serve
 
 1. synthetic calibration and validation images and a synthetic video (pisight synth),
-2. the shipped FP32 demo detector quantized to INT8 with calibration, verified,
+2. the shipped FP32 demo detector quantized to INT8 with calibration (per-tensor, as
+   scripts/train-demo-model.sh made the shipped bundle), verified,
    and evaluated FP32 vs INT8 on the held-out images (the table is printed),
 3. the device runtime on the video with the live view and metrics logging,
 4. OUT/report.md with that table and OUT/metrics.png (FPS, CPU, memory over time).
@@ -38,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", type=Path, default=Path("demo-out"), help="where everything is written")
     add("--no-serve", action="store_true", help="no live view")
     add("--model", type=Path, default=DEMO_CHECKPOINT, help="FP32 detector to quantize")
+    add(
+        "--per-channel",
+        action="store_true",
+        help="per-channel weight scales (default per-tensor, the shipped bundle's recipe)",
+    )
     add("--calib-samples", type=int, default=200, help="calibration images (default 200)")
     add("--eval-images", type=int, default=200, help="held-out validation images")
     add("--max-map-drop", type=float, default=None,
@@ -57,7 +63,8 @@ def main(args: argparse.Namespace) -> int:
     bundle = out / "bundle"
     log.info("quantizing %s to INT8 with %d calibration images", args.model, args.calib_samples)
     result = convert_model(ConvertOptions(
-        model=str(args.model), out=bundle, mode="int8", calibration=str(data["calibration"]),
+        model=str(args.model), out=bundle, mode="int8", per_tensor=not args.per_channel,
+        calibration=str(data["calibration"]),
         calibration_samples=args.calib_samples, eval_data=str(data["validation"]),
         max_map_drop=args.max_map_drop,
     ))  # fmt: skip

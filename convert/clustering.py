@@ -20,7 +20,6 @@ plain INT8), while per-channel scales bring each channel's values back onto few 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -29,8 +28,6 @@ from pisight.convert.datasets import Dataset
 from pisight.convert.finetune import FinetuneOptions, fine_tune
 from pisight.convert.pruning import copy_model
 from pisight.convert.tf import keras
-
-log = logging.getLogger("pisight.cluster")
 
 CLUSTERS = (2, 256)
 """The range of --cluster: INT8 has 256 values, one cluster is no weights at all."""
@@ -47,9 +44,7 @@ def cluster_weights(
     """A fine-tuned copy of `model` whose Conv2D kernels share `clusters` values each."""
     import tensorflow_model_optimization as tfmot
 
-    low, high = CLUSTERS
-    if not low <= clusters <= high:
-        raise ValueError(f"--cluster takes {low}-{high} values per layer, e.g. 16; got {clusters}")
+    check_cluster_count(clusters)
     api = tfmot.clustering.keras
 
     def wrap(layer: keras.layers.Layer) -> keras.layers.Layer:
@@ -65,11 +60,13 @@ def cluster_weights(
 
     wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
     fine_tune(wrapped, anchors, input_size, dataset, options)
-    stripped = api.strip_clustering(wrapped)
-    summary = clustering_summary(stripped, clusters)
-    log.info("%d of %d Conv2D kernels hold at most %d values", summary["clustered_layers"],
-             len(summary["layers"]), clusters)  # fmt: skip
-    return stripped
+    return api.strip_clustering(wrapped)
+
+
+def check_cluster_count(clusters: int) -> None:
+    low, high = CLUSTERS
+    if not low <= clusters <= high:
+        raise ValueError(f"--cluster takes {low}-{high} values per layer, e.g. 16; got {clusters}")
 
 
 def clustering_summary(model: keras.Model, clusters: int) -> dict[str, Any]:

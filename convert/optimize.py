@@ -85,11 +85,9 @@ def check_plan(plan: OptimizePlan, mode: str, float_layers: tuple[str, ...]) -> 
         if plan.structure == "2:4" and plan.prune != 0.5:
             raise ValueError("2:4 sparsity is two zeros in every four weights: use --prune 0.5")
     if plan.clusters is not None:
-        from pisight.convert.clustering import CLUSTERS
+        from pisight.convert.clustering import check_cluster_count
 
-        low, high = CLUSTERS
-        if not low <= plan.clusters <= high:
-            raise ValueError(f"--cluster takes {low}-{high} values per layer, e.g. 16")
+        check_cluster_count(plan.clusters)
         if plan.qat:
             raise ValueError(
                 "--cluster and --qat do not combine: model-optimization's cluster-preserving "

@@ -8,9 +8,10 @@ only fewer channels make a CPU faster. A convolution's output channels can go wh
 they only flow, channel by channel, into other convolutions: through batch norm,
 ReLU, padding and depthwise convolutions, which keep channel k as channel k, into a
 Conv2D that simply reads fewer input channels. In MobileNetV2 those are the expansion
-convolutions of every inverted-residual block (and the stem and the last 1x1), in the
-SSD part the extra feature layers; projections feeding a residual Add, a Concatenate
-or a head's output are kept whole. The graph is walked to find them, so the same code
+convolutions of every inverted-residual block (and the last 1x1), in the SSD part the
+extra feature layers; projections feeding a residual Add, a Concatenate or a head's
+output are kept whole, and so is the stem, which every layer sees the image through
+(_stem). The graph is walked to find them, so the same code
 prunes any model built from these layers.
 
 Importance of a channel: the L1 norm of its filter times |gamma| / sqrt(var + eps) of
@@ -76,11 +77,11 @@ def prunable_channels(model: keras.Model) -> int:
 
 def prunable_convolutions(model: keras.Model) -> list[keras.layers.Conv2D]:
     """The dense convolutions whose output channels can be removed (see the module doc)."""
-    outputs = _outputs(model)
+    outputs, stem = _outputs(model), _stem(model)
     return [
         layer
         for layer in model.layers
-        if _is_dense_conv(layer) and _feeds_only_convs(layer, outputs)
+        if _is_dense_conv(layer) and layer is not stem and _feeds_only_convs(layer, outputs)
     ]
 
 
@@ -148,6 +149,15 @@ def _importance(conv: keras.layers.Conv2D) -> np.ndarray:
         gamma = norm.gamma.numpy() if norm.scale else np.ones_like(l1)
         l1 = l1 * np.abs(gamma) / np.sqrt(norm.moving_variance.numpy() + norm.epsilon)
     return l1
+
+
+def _stem(model: keras.Model) -> keras.layers.Layer | None:
+    """The first convolution, the one that reads the image.
+
+    Every later layer sees the image only through its few channels, at full resolution:
+    on the demo detector, cutting them 16 -> 8 cost more mAP than fine-tuning won back.
+    """
+    return next((layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)), None)
 
 
 def _is_dense_conv(layer: keras.layers.Layer) -> bool:

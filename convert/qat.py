@@ -9,6 +9,11 @@ so training learns weights that survive INT8. Our input normalisation (Rescaling
 has no QAT config and stays unannotated: it is a multiply-add on the input that the
 converter quantizes from the calibration frames like any post-training model.
 
+The float model is the teacher (finetune.fine_tune) and the batch-norm statistics
+stay as trained (_freeze_batch_norms): the quantized copy learns to give the scores
+its float self gives, rather than fit the labels again from a moved start. On the
+demo detector that turned QAT's -0.5 points against post-training INT8 into +0.13.
+
 A pruned model keeps its zeros: the prune-preserving scheme
 (tfmot.experimental.combine) masks the weights QAT would otherwise regrow. Clustered
 models are not trained quantization-aware: the cluster-preserving scheme took 5 minutes
@@ -71,5 +76,21 @@ def quantization_aware(
     )
     with quantization.quantize_scope({"FloatPassThrough": FloatPassThrough}):
         aware = quantization.quantize_apply(annotated, scheme)
-    fine_tune(aware, anchors, input_size, dataset, options)
+    _freeze_batch_norms(aware)
+    fine_tune(aware, anchors, input_size, dataset, options, teacher=model)
     return aware
+
+
+def _freeze_batch_norms(aware: keras.Model) -> None:
+    """Normalise with the trained statistics and leave them as they are.
+
+    A batch norm that is not trainable runs as at inference even in a training step.
+    Batch statistics of 16 augmented images moved a converged detector more than QAT
+    won back (-0.5 pts on the demo detector at either learning rate we tried); frozen,
+    the fake-quantized convolutions train against the scales TFLite will fold in.
+    Gamma and beta still train: the QuantizeWrapper lists them as its own.
+    """
+    for layer in aware.layers:
+        inner = getattr(layer, "layer", layer)  # the QuantizeWrapper holds the real layer
+        if isinstance(inner, keras.layers.BatchNormalization):
+            inner.trainable = False

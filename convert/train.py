@@ -309,8 +309,8 @@ def distillation_loss(class_targets, class_logits, teacher_logits, beta: float =
 def train_step(model: keras.Model, optimizer, teacher: keras.Model | None = None):
     """One compiled optimisation step on a batch; returns (total, class, box) loss.
 
-    With a teacher (the model before pruning), its class probabilities are a second
-    target (distillation_loss), added to the total.
+    With a teacher (the model before pruning, or the float model QAT starts from), its
+    class probabilities are a second target (distillation_loss), added to the total.
     """
 
     @tf.function(reduce_retracing=True)

@@ -12,10 +12,11 @@ from tests.models import live_random_ssd
 DEAD = np.array([1, 5, 6, 17, 30, 31, 40, 47])
 
 
-def test_plan_takes_expansions_and_extras_never_residual_or_head_outputs() -> None:
+def test_plan_takes_expansions_and_extras_never_the_stem_residual_or_head_outputs() -> None:
     model, _ = live_random_ssd()
     plan = channel_plan(model, 0.3)
-    assert {"Conv1", "block_1_expand", "block_13_expand", "Conv_1"} <= set(plan)
+    assert {"block_1_expand", "block_13_expand", "Conv_1"} <= set(plan)
+    assert "Conv1" not in plan  # the stem: every layer sees the image through it
     assert any(name.startswith("extra_") for name in plan)
     # block_2_project feeds a residual Add; *_predict convs are the model's outputs.
     assert "block_2_project" not in plan

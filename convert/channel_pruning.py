@@ -11,8 +11,8 @@ Conv2D that simply reads fewer input channels. In MobileNetV2 those are the expa
 convolutions of every inverted-residual block (and the last 1x1), in the SSD part the
 extra feature layers; projections feeding a residual Add, a Concatenate or a head's
 output are kept whole, and so is the stem, which every layer sees the image through
-(_stem). The graph is walked to find them, so the same code
-prunes any model built from these layers.
+(_stem). The graph is walked to find them, so the same code prunes any model built
+from these layers.
 
 Importance of a channel: the L1 norm of its filter times |gamma| / sqrt(var + eps) of
 the batch norm after it, i.e. the size of the filter once the norm is folded in, which

@@ -25,7 +25,7 @@ from pisight.convert.calibration import (
 )
 from pisight.convert.model_input import ModelInput, load_model_input
 from pisight.convert.optimize import Optimized, OptimizePlan, check_plan
-from pisight.convert.quantize import QuantizeOptions, convert_saved_model
+from pisight.convert.quantize import DEFAULT_IO, QuantizeOptions, convert_saved_model
 
 log = logging.getLogger("pisight.convert")
 
@@ -39,7 +39,7 @@ class ConvertOptions:
     model: str
     out: Path
     mode: str = "int8"
-    io_dtype: str = "uint8"
+    io_dtype: str = DEFAULT_IO
     per_tensor: bool = False
     calibration: str | None = None
     calibration_samples: int = 200

@@ -5,9 +5,10 @@
     source = load_model_input("keras:mobilenet_v2", workdir, weights="none")
 
 Our detectors and the keras:mobilenet_v2 wrapper take raw RGB pixels 0..255 and
-normalise inside the graph (mean 0, std 1), so a quantized model's uint8 input is the
-camera pixel itself. Foreign SavedModels (e.g. TF Object Detection API TFLite-ready
-exports) expect normalised input; --input-range says which, and the bundle records it.
+normalise inside the graph (mean 0, std 1), so a quantized model's int8 input is the
+camera pixel - 128 (with --io uint8, the pixel itself). Foreign SavedModels (e.g. TF
+Object Detection API TFLite-ready exports) expect normalised input; --input-range says
+which, and the bundle records it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     data = convert_saved_model("sm/", QuantizeOptions(mode="int8"), calibration_batches)
 
 Modes: fp32, fp16 (float16 weights), dynamic (int8 weights, float activations),
-int8 (full integer, calibrated; uint8 camera I/O by default) and int16x8 (16-bit
+int8 (full integer, calibrated; int8 input by default) and int16x8 (16-bit
 activations, 8-bit weights: more accurate, slower, fewer runtime kernels).
 """
 
@@ -20,13 +20,18 @@ from pisight.convert.tf import tf
 
 MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
+# A uint8 input puts a QUANTIZE (uint8 -> int8) op in front of the graph that runs outside
+# XNNPACK's thread pool: ~0.18 ms, a tenth of the demo detector's frame at 2 threads. With
+# int8 the device does that shift itself while preparing the frame (device/preprocess.py,
+# 0.008 ms).
+DEFAULT_IO = "int8"
 
 
 @dataclass(frozen=True)
 class QuantizeOptions:
     mode: str = "int8"
-    io_dtype: str = "uint8"
-    """Input tensor type of an int8 model; camera frames are uint8."""
+    io_dtype: str = DEFAULT_IO
+    """Input tensor type of an int8 model (uint8 for accelerators that want it)."""
     per_tensor: bool = False
     """Per-tensor weight scales instead of per-channel (for old accelerators)."""
 

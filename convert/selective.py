@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from pisight.convert.compact import share_repeated_vectors
-from pisight.convert.quantize import IO_TYPES
+from pisight.convert.quantize import DEFAULT_IO, IO_TYPES
 from pisight.convert.tf import tf
 
 log = logging.getLogger("pisight.selective")
@@ -64,7 +64,7 @@ class LayerError:
 
 
 def layer_errors(
-    saved_model: Path, calibration: Calibration, io_dtype: str = "uint8"
+    saved_model: Path, calibration: Calibration, io_dtype: str = DEFAULT_IO
 ) -> list[LayerError]:
     """Per-layer INT8 error of a SavedModel's ops, worst first.
 
@@ -111,11 +111,11 @@ def convert_with_float_layers(
     saved_model: Path,
     calibration: Calibration,
     float_layers: list[str],
-    io_dtype: str = "uint8",
+    io_dtype: str = DEFAULT_IO,
 ) -> bytes:
     """Full-INT8 TFLite model except float_layers, which run float kernels.
 
-    The input takes io_dtype (uint8 camera pixels by default) like quantize.py's int8
+    The input takes io_dtype (int8 by default) like quantize.py's int8
     mode; outputs stay float, as TFLite_Detection_PostProcess produces them.
     """
     started = time.monotonic()

@@ -5,8 +5,8 @@
     anchors = model_anchors(model, config)   # (N, 4) yxhw, in the order of the outputs
 
 The model takes float pixels 0..255 (RGB) and normalises them itself, so a quantized
-model's uint8 input is the camera pixel unchanged. Class column 0 is background, as
-TFLite_Detection_PostProcess expects.
+model's input is the camera pixel, shifted by 128 when the input is int8. Class column 0
+is background, as TFLite_Detection_PostProcess expects.
 """
 
 from __future__ import annotations

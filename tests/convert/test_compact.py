@@ -62,7 +62,7 @@ def test_tensor_data_keeps_the_schema_alignment(converter_output: bytes) -> None
 
 
 def test_the_interpreter_gives_identical_outputs(converter_output: bytes, tmp_path: Path) -> None:
-    frame = np.random.default_rng(0).integers(0, 256, (1, 96, 96, 3), dtype=np.uint8)
+    frame = np.random.default_rng(0).integers(-128, 128, (1, 96, 96, 3), dtype=np.int8)
     results = []
     for name, model in (
         ("raw", converter_output),

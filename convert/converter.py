@@ -95,7 +95,7 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
     steps = StepLog()
     if options.calibration is not None:
         check_calibration_source(options.calibration)
-    check_plan(options.optimize, options.mode, options.float_layers)
+    check_plan(options.optimize, options.mode, options.float_layers, options.per_tensor)
     with tempfile.TemporaryDirectory(prefix="pisight-convert-") as scratch:
         workdir = Path(scratch)
         source = steps.run(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pisight.convert.bundle_writer import verify_bundle
+from pisight.convert.optimize import OptimizePlan, check_plan
 from pisight.convert.variants import CONV_2D, _weighted_ops, multiply_accumulates, sparsity
 from pisight.device.detector import Detector, DetectorOptions
 from tests.convert.cli import pisight
@@ -150,6 +152,15 @@ def test_impossible_options_fail_before_any_work(
     assert result.returncode == 2
     assert message in result.stderr.strip().splitlines()[-1]
     assert not out.exists()
+
+
+def test_clustering_per_tensor_warns(caplog: pytest.LogCaptureFixture) -> None:
+    plan = OptimizePlan(prune=0.5, clusters=10, finetune_data="x")
+    with caplog.at_level(logging.WARNING, logger="pisight.convert"):
+        check_plan(plan, "int8", (), per_tensor=False)
+        assert caplog.records == []
+        check_plan(plan, "int8", (), per_tensor=True)
+    assert "drop --per-tensor" in caplog.text
 
 
 def test_pruning_needs_one_of_our_detectors(

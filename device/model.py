@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pisight.device.preprocess import input_lookup_table
+from pisight.device.preprocess import apply_lookup_table, input_lookup_table
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 SSD_ROLES = ("boxes", "classes", "scores", "count")  # the op's fixed output order
@@ -204,9 +204,8 @@ def _roles_from_values(
     count = next(i for i, s in shapes.items() if len(s) == 1)
     pair = [i for i, s in shapes.items() if len(s) == 2]
     rng = np.random.default_rng(0)
-    probe = rng.integers(0, 256, (1, spec_input.height, spec_input.width, 3), dtype=np.uint8)
-    if spec_input.lookup_table is not None:
-        probe = spec_input.lookup_table[probe]
+    pixels = rng.integers(0, 256, (spec_input.height, spec_input.width, 3), dtype=np.uint8)
+    probe = apply_lookup_table(pixels, spec_input.lookup_table)[np.newaxis]
     interpreter.set_tensor(spec_input.index, probe.astype(spec_input.dtype))
     interpreter.invoke()
     values = {i: interpreter.get_tensor(i) for i in pair}

@@ -17,8 +17,10 @@ RESIZE_MODE = "stretch"  # SSD anchors are trained on the stretched full frame
 
 # pixel - 128 as int8: what the converter's default int8 input (scale 1, zero point -128)
 # takes from a model that normalises inside its graph. Flipping the top bit is that
-# subtraction in two's complement.
+# subtraction in two's complement. input_lookup_table returns this very array for it, so
+# apply_lookup_table recognises it by identity, not by comparing 256 values every frame.
 _SHIFT_BY_128 = (np.arange(256) - 128).astype(np.int8)
+_SHIFT_BY_128.flags.writeable = False
 
 
 def frame_to_model_pixels(frame_bgr: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -32,7 +34,8 @@ def frame_to_model_pixels(frame_bgr: np.ndarray, width: int, height: int) -> np.
 def input_lookup_table(
     mean: float, std: float, dtype: str, scale: float, zero_point: int
 ) -> np.ndarray | None:
-    """Pixel value (0..255) -> input tensor value, or None when that is the identity.
+    """Pixel value (0..255) -> input tensor value, or None when that is the identity
+    (and the shared, read-only _SHIFT_BY_128 when it is pixel - 128 as int8).
 
     The model sees real = (pixel - mean) / std; a quantized input stores
     round(real / scale + zero_point). One 256-entry table does both at once.
@@ -47,6 +50,8 @@ def input_lookup_table(
     table = quantized.astype(dtype)
     if dtype == "uint8" and np.array_equal(table, np.arange(256, dtype=np.uint8)):
         return None
+    if dtype == "int8" and np.array_equal(table, _SHIFT_BY_128):
+        return _SHIFT_BY_128
     return table
 
 
@@ -57,8 +62,8 @@ def apply_lookup_table(pixels: np.ndarray, table: np.ndarray | None) -> np.ndarr
         return pixels
     if table.dtype == np.uint8:
         return cv2.LUT(pixels, table)
+    if table is _SHIFT_BY_128:
+        return (pixels ^ np.uint8(0x80)).view(np.int8)
     if table.dtype == np.int8:
-        if np.array_equal(table, _SHIFT_BY_128):
-            return (pixels ^ np.uint8(0x80)).view(np.int8)
         return cv2.LUT(pixels, table.view(np.uint8)).view(np.int8)
     return table[pixels]

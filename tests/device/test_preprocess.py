@@ -62,12 +62,22 @@ def test_frame_to_model_pixels_swaps_channels_without_resize() -> None:
         (PIXELS // 2 - 100).astype(np.int8),
         ((PIXELS - 127.5) / 127.5).astype(np.float32),
     ],
-    ids=["uint8", "int8-shift", "int8", "float32"],
+    ids=["uint8", "int8-shift-copy", "int8", "float32"],
 )
 def test_apply_lookup_table_equals_indexing(table: np.ndarray) -> None:
     pixels = np.random.default_rng(1).integers(0, 256, (12, 16, 3), dtype=np.uint8)
     out = apply_lookup_table(pixels, table)
     assert out.dtype == table.dtype and out.shape == pixels.shape
+    np.testing.assert_array_equal(out, table[pixels])
+
+
+def test_shift_table_is_shared_and_applied_as_a_bit_flip() -> None:
+    table = input_lookup_table(mean=0.0, std=1.0, dtype="int8", scale=1.0, zero_point=-128)
+    assert table is input_lookup_table(mean=0.0, std=1.0, dtype="int8", scale=1.0, zero_point=-128)
+    assert not table.flags.writeable
+    pixels = np.random.default_rng(2).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    out = apply_lookup_table(pixels, table)
+    assert out.dtype == np.int8 and out.shape == pixels.shape
     np.testing.assert_array_equal(out, table[pixels])
 
 

@@ -19,8 +19,10 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
-from pisight.device import bench, deploy, flash, run
-from pisight.device.sources import SourceError
+from pisight.device.fleet import deploy, flash
+from pisight.device.model import bench
+from pisight.device.pipeline import run
+from pisight.device.sources.base import SourceError
 
 # Subcommand -> (module with add_arguments/main, one-line help). Host-only commands are
 # imported on use: their modules import TensorFlow.
@@ -31,11 +33,11 @@ DEVICE_COMMANDS: dict[str, tuple[object, str]] = {
     "flash": (flash, "make a freshly written Pi OS card boot into the detector service"),
 }
 HOST_COMMANDS: dict[str, tuple[str, str]] = {
-    "convert": ("pisight.convert.cli_convert", "quantize a detector into a verified bundle"),
-    "synth": ("pisight.convert.cli_synth", "write a synthetic detection dataset and/or video"),
-    "demo": ("pisight.convert.demo", "the whole kit end to end on synthetic data, no camera"),
-    "train": ("pisight.convert.cli_train", "train an SSD-MobileNetV2 detector"),
-    "eval": ("pisight.convert.cli_eval", "mAP@0.5 and mAP@[.5:.95] of a model on a dataset"),
+    "convert": ("pisight.convert.cli.convert", "quantize a detector into a verified bundle"),
+    "synth": ("pisight.convert.cli.synth", "write a synthetic detection dataset and/or video"),
+    "demo": ("pisight.convert.cli.demo", "the whole kit end to end on synthetic data, no camera"),
+    "train": ("pisight.convert.cli.train", "train an SSD-MobileNetV2 detector"),
+    "eval": ("pisight.convert.cli.eval", "mAP@0.5 and mAP@[.5:.95] of a model on a dataset"),
 }
 
 # Set once SIGINT/SIGTERM reached a workstation command.

@@ -35,18 +35,18 @@ from pathlib import Path
 import numpy as np
 from benchmark_runtime import one_round, run_pisight
 
-from pisight.convert.calibration import load_calibration_frames
-from pisight.convert.evaluate import evaluate_model
-from pisight.convert.export import export_saved_model
-from pisight.convert.legacy_runtime import ensure_legacy_env
-from pisight.convert.quantize import QuantizeOptions, convert_saved_model
-from pisight.convert.ssd import SSDConfig, build_ssd, load_detector
-from pisight.convert.synth import LABELS, generate_dataset
+from pisight.convert.conversion.legacy_runtime import ensure_legacy_env
+from pisight.convert.conversion.quantize import QuantizeOptions, convert_saved_model
+from pisight.convert.data.calibration import load_calibration_frames
+from pisight.convert.data.synth import LABELS, generate_dataset
+from pisight.convert.report.evaluate import evaluate_model
+from pisight.convert.report.variants import interleaved_latency
+from pisight.convert.ssd.export import export_saved_model
+from pisight.convert.ssd.model import SSDConfig, build_ssd, load_detector
 from pisight.convert.tf import keras, tf
-from pisight.convert.variants import interleaved_latency
-from pisight.convert.verify import write_model_dir
-from pisight.device.runtime import default_threads
-from pisight.device.testpattern import write_video
+from pisight.device.model.bundle import pixel_input, write_model_dir
+from pisight.device.model.runtime import default_threads
+from pisight.device.sources.testpattern import write_video
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "models" / "demo" / "demo.keras"
@@ -111,7 +111,7 @@ def variant_models(
 
 def _one_shot_sparse(model: keras.Model) -> keras.Model:
     """Half of every Conv2D kernel's smallest weights set to zero, no fine-tuning."""
-    from pisight.convert.pruning import copy_model
+    from pisight.convert.optimize.pruning import copy_model
 
     sparse = copy_model(model)
     for layer in sparse.layers:
@@ -123,7 +123,7 @@ def _one_shot_sparse(model: keras.Model) -> keras.Model:
 
 
 def _narrow(model: keras.Model) -> keras.Model:
-    from pisight.convert.channel_pruning import channel_plan, rebuild_pruned
+    from pisight.convert.optimize.channel_pruning import channel_plan, rebuild_pruned
 
     return rebuild_pruned(model, channel_plan(model, 0.3))
 
@@ -160,7 +160,9 @@ def measure_models(
         row["tflite_runtime_1t_p50_ms"] = legacy_p50(path, 1, max(5, args.runs // 2))
         row["map50"] = None
         if dataset is not None and name in has_map:
-            bundle = write_model_dir(work / f"{label}_{index}", model, LABELS, *RAW_PIXELS)
+            bundle = write_model_dir(
+                work / f"{label}_{index}", model, LABELS, pixel_input(*RAW_PIXELS)
+            )
             row["map50"] = round(evaluate_model(bundle, dataset).map50, 4)
         rows.append(row)
         print(f"  {label} {name}: {row['litert_2t_p50_ms']:.2f} ms at 2 threads", flush=True)
@@ -193,7 +195,9 @@ def model_section(args, work: Path) -> tuple[list[dict], Path]:
     )
     full_models = variant_models(full_model, full, frames, work / "full", {})
     rows += measure_models("full-size", full_models, work, args)
-    int8 = write_model_dir(work / "full-size-int8", full_models["int8"], LABELS, *RAW_PIXELS)
+    int8 = write_model_dir(
+        work / "full-size-int8", full_models["int8"], LABELS, pixel_input(*RAW_PIXELS)
+    )
     return rows, int8
 
 

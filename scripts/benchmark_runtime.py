@@ -30,11 +30,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pisight.device.bench import benchmark
-from pisight.device.cores import pin_current_thread, plan_cores
-from pisight.device.detector import Detector, DetectorOptions
-from pisight.device.runtime import default_threads
-from pisight.device.testpattern import write_video
+from pisight.device.model.bench import benchmark
+from pisight.device.model.detector import Detector, DetectorOptions
+from pisight.device.model.runtime import default_threads
+from pisight.device.pipeline.cores import pin_current_thread, plan_cores
+from pisight.device.sources.testpattern import write_video
 
 
 def run_pisight(

@@ -23,7 +23,8 @@ def ssd_int8(model_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def ssd_bundle(model_dir: Path, ssd_int8: Path) -> Path:
-    from tests.models import SSD_LABELS, write_bundle
+    from pisight.device.model.bundle import write_model_dir
+    from tests.models import SSD_LABELS
 
     metadata = {"format_version": 1, "task": "detection", "input": {"mean": 0.0, "std": 1.0}}
-    return write_bundle(model_dir / "bundle", ssd_int8, SSD_LABELS, metadata)
+    return write_model_dir(model_dir / "bundle", ssd_int8.read_bytes(), SSD_LABELS, metadata)

@@ -12,14 +12,13 @@ variants below rewrite one converted SSD's flatbuffer to reproduce each of them:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from pisight.convert.export import export_saved_model
-from pisight.convert.quantize import QuantizeOptions, convert_saved_model
-from pisight.convert.ssd import SSDConfig, build_ssd
+from pisight.convert.conversion.quantize import QuantizeOptions, convert_saved_model
+from pisight.convert.ssd.export import export_saved_model
+from pisight.convert.ssd.model import SSDConfig, build_ssd
 from pisight.convert.tf import keras, tf
 
 SSD_LABELS = ("circle", "square", "triangle")
@@ -124,11 +123,3 @@ def build_unsupported(path: Path) -> Path:
     converter = tf.lite.TFLiteConverter.from_keras_model(keras.Model(image, [features, vector]))
     path.write_bytes(converter.convert())
     return path
-
-
-def write_bundle(directory: Path, model: Path, labels: tuple[str, ...], metadata: dict) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "model.tflite").write_bytes(model.read_bytes())
-    (directory / "labels.txt").write_text("\n".join(labels) + "\n")
-    (directory / "pisight.json").write_text(json.dumps(metadata))
-    return directory

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pisight.device.testpattern import write_video
+from pisight.device.sources.testpattern import write_video
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -73,7 +73,7 @@ def test_report_renders_every_section(measured) -> None:
 def test_only_bundles_made_from_this_checkpoint_are_used(tmp_path: Path) -> None:
     import json
 
-    from pisight.convert.ssd import SSDConfig
+    from pisight.convert.ssd.model import SSDConfig
 
     record = {"command": "pisight train --seed 0", "finished": "2026-11-22T17:05:43+00:00"}
     config = SSDConfig(num_classes=3, training=record)

@@ -7,13 +7,13 @@ from pathlib import Path
 import cv2
 import pytest
 
-from pisight.device.testpattern import render_frame
+from pisight.device.sources.testpattern import render_frame
 
 
 @pytest.fixture(scope="session")
 def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight SSD-MobileNetV2 (alpha 0.35, 96x96, 3 classes) as MODEL.keras."""
-    from pisight.convert.ssd import save_detector
+    from pisight.convert.ssd.model import save_detector
     from tests.models import live_random_ssd
 
     model, config = live_random_ssd()
@@ -24,8 +24,8 @@ def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_saved_model(tiny_detector: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pisight.convert.export import export_saved_model
-    from pisight.convert.ssd import load_detector
+    from pisight.convert.ssd.export import export_saved_model
+    from pisight.convert.ssd.model import load_detector
 
     model, config = load_detector(tiny_detector)
     return export_saved_model(model, config, tmp_path_factory.mktemp("sm") / "saved_model")
@@ -42,7 +42,7 @@ def calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def finetune_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Eight small synthetic images with boxes: enough for one fine-tuning step."""
-    from pisight.convert.synth import generate_dataset
+    from pisight.convert.data.synth import generate_dataset
 
     directory = tmp_path_factory.mktemp("finetune") / "data"
     generate_dataset(directory, images=8, seed=7, size=(128, 96))

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pisight.device.testpattern import write_video
+from pisight.device.sources.testpattern import write_video
 
 # sys.modules[name] = None makes `import name` raise ImportError, as on a device install.
 BLOCK = (

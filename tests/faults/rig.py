@@ -23,13 +23,15 @@ from typing import Any
 import numpy as np
 import psutil
 
-from pisight.device.capture import CaptureOptions, CaptureWorker
-from pisight.device.detector import Detector, DetectorOptions
-from pisight.device.handoff import LatestSlot
-from pisight.device.pipeline import Pipeline, PipelineOptions
-from pisight.device.server import FrameBroadcast, LiveServer, ServerOptions
-from pisight.device.sources import SourceError
-from pisight.device.testpattern import render_frame
+from pisight.device.live.broadcast import FrameBroadcast
+from pisight.device.live.options import ServerOptions
+from pisight.device.live.server import LiveServer
+from pisight.device.model.detector import Detector, DetectorOptions
+from pisight.device.pipeline.capture import CaptureOptions, CaptureWorker
+from pisight.device.pipeline.handoff import LatestSlot
+from pisight.device.pipeline.stages import Pipeline, PipelineOptions
+from pisight.device.sources.base import SourceError
+from pisight.device.sources.testpattern import render_frame
 
 
 class PacedCamera:

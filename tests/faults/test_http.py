@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pisight.device.server import ServerOptions
+from pisight.device.live.options import ServerOptions
 from tests.faults.rig import PacedCamera, Rig, start_rig
 from tests.faults.test_sources import wait_until
 

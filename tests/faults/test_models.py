@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pisight.device.probe import ModelRejectedError, check_model, probe_model
-from pisight.device.testpattern import write_video
+from pisight.device.model.probe import ModelRejectedError, check_model, probe_model
+from pisight.device.sources.testpattern import write_video
 
 MUTANTS = 200
 

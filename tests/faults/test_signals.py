@@ -11,18 +11,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from pisight.device.testpattern import write_video
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from pisight.device.sources.testpattern import write_video
+from tests.helpers import free_port
 
 
 def test_sigterm_mid_stream(ssd_bundle: Path, tmp_path: Path) -> None:
     video = write_video(tmp_path / "clip.avi", frames=30)
-    port, log = _free_port(), tmp_path / "d.jsonl"
+    port, log = free_port(), tmp_path / "d.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "pisight.device.cli", "run", "--model", str(ssd_bundle),
          "--source", str(video), "--loop", "--realtime", "--listen", f"127.0.0.1:{port}",

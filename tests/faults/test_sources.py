@@ -11,30 +11,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from pisight.device.capture import CaptureOptions, CaptureWorker
-from pisight.device.handoff import LatestSlot
-from pisight.device.pipeline import PipelineOptions
-from pisight.device.sources import SourceError
+from pisight.device.pipeline.capture import CaptureOptions, CaptureWorker
+from pisight.device.pipeline.handoff import LatestSlot
+from pisight.device.pipeline.stages import PipelineOptions
+from pisight.device.sources.base import SourceError
 from tests.conftest import REPO
 from tests.faults.rig import PacedCamera, start_rig
+from tests.helpers import wait_until
 
 STALL_S = float(os.environ.get("PISIGHT_STALL_S", "30"))
 SOAK_S = float(os.environ.get("PISIGHT_SOAK_S", "30"))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def health(url: str) -> tuple[int, dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pisight.device.pipeline import PipelineOptions
+from pisight.device.pipeline.stages import PipelineOptions
 from tests.faults.rig import PacedCamera, start_rig
 from tests.faults.test_sources import health, snapshot, wait_until
 

@@ -1,0 +1,373 @@
+"""Train an SSD-MobileNetV2 detector (convert/ssd.py) on a detection dataset.
+
+    result = train(TrainOptions(data="data/shapes", out="demo.keras", backbone_weights="none"))
+    result.best_map50, result.model_path            # demo.keras + demo.keras.json
+
+Loss: sigmoid focal loss (alpha 0.25, gamma 2) on the object columns of every
+non-ignored anchor plus Huber (delta 1) on the box encodings of positive anchors, both
+divided by the number of positives. Adam with a linear warm-up into cosine decay and
+global-norm clipping. Runs repeat exactly for a seed on CPU (keras set_random_seed,
+seeded tf.data); op determinism is left off because it is process-wide.
+Every `eval_every` epochs (and at the last) the model is scored on the validation set
+with the same coco_map as `pisight eval`, via a fast in-graph path (decode_boxes +
+per-class NMS on sigmoid scores); the best scoring model is saved with save_detector,
+and training stops when mAP@0.5 has not improved for `patience` epochs.
+
+The defaults train the demo detector on synthetic shapes from scratch on a CPU; on real
+photos use backbone_weights="imagenet" (a download) or a local weights file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from pisight.convert.data.datasets import Dataset, load_dataset
+from pisight.convert.report.evaluate import CocoScores, coco_map
+from pisight.convert.ssd.anchors import AnchorConfig, decode_boxes
+from pisight.convert.ssd.model import SSDConfig, build_ssd, model_anchors, save_detector
+from pisight.convert.ssd.train_data import Augmentation, model_pixels, training_batches
+from pisight.convert.tf import keras, tf
+from pisight.device.model.detections import Detections
+
+log = logging.getLogger("pisight.train")
+OFFLINE_MESSAGE = (
+    "cannot download the ImageNet MobileNetV2 weights (offline?): "
+    "use --backbone-weights none or a local PATH"
+)
+BATCH_NORM_MOMENTUM = 0.97
+CLASS_PRIOR = 0.01  # focal loss starts from "everything is background" (RetinaNet)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    data: str | Path
+    """Training dataset (VOC, COCO or YOLO)."""
+    out: str | Path
+    """Where the best model goes: MODEL.keras (+ MODEL.keras.json)."""
+    input_size: int = 192
+    """Square input side; 160-224 suits alpha 0.35-0.5 on a Pi."""
+    alpha: float = 0.35
+    """MobileNetV2 width: 0.35 runs ~3x faster than 1.0 on a Pi."""
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    """Peak Adam learning rate, reached after the warm-up."""
+    warmup_epochs: float = 2.0
+    clip_norm: float = 10.0
+    """Global gradient-norm clip; early focal-loss gradients can spike."""
+    backbone_weights: str = "none"
+    """imagenet (download), none (from scratch) or a path to MobileNetV2 weights."""
+    seed: int = 0
+    val_fraction: float = 0.15
+    """Share of `data` held out for validation when val_data is not given."""
+    val_data: str | Path | None = None
+    """A separate validation dataset."""
+    eval_every: int = 2
+    """Epochs between validation runs."""
+    patience: int = 16
+    """Stop when mAP@0.5 has not improved for this many epochs."""
+    anchors: AnchorConfig = field(default_factory=AnchorConfig)
+    """Anchor scales and shapes; saved in the config, so export uses the same."""
+    finest_stride: int = 16
+    """16, or 8 to add a feature map for objects under ~10% of the image side."""
+    augmentation: Augmentation | None = field(default_factory=Augmentation)
+    """Random crop, flip and colour jitter; None trains on the images as they are."""
+    command: str = ""
+    """The command line that asked for this run, recorded with the model."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    best_map50: float | None
+    """None when there was no validation data."""
+    epochs_run: int
+    seconds: float
+    model_path: Path
+
+
+def train(options: TrainOptions) -> TrainResult:
+    start = time.monotonic()
+    keras.utils.set_random_seed(options.seed)
+    train_set, val_set = _datasets(options)
+    config = SSDConfig(
+        num_classes=len(train_set.labels), input_size=options.input_size,
+        alpha=options.alpha, anchors=options.anchors, finest_stride=options.finest_stride,
+        labels=train_set.labels,
+    )  # fmt: skip
+    model = build_model(config, options.backbone_weights)
+    anchors = model_anchors(model, config)
+    batches = training_batches(
+        train_set, anchors, options.input_size, options.batch_size, options.seed,
+        options.augmentation,
+    )  # fmt: skip
+    steps = math.ceil(len(train_set.samples) / options.batch_size)
+    step = train_step(model, _optimizer(options, steps))
+    out = Path(options.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    validation = _Validation(model, config, anchors, val_set) if val_set.samples else None
+    log.info("training on %d images, validating on %d, %d anchors, %d steps/epoch",
+             len(train_set.samples), len(val_set.samples), len(anchors), steps)  # fmt: skip
+    best, epochs_run = _fit(
+        options, step, batches, validation, lambda: save_atomically(model, config, out)
+    )
+    result = TrainResult(best, epochs_run, time.monotonic() - start, out)
+    config = replace(config, training=_record(options, train_set, val_set, result))
+    if validation is None:
+        save_atomically(model, config, out)
+    else:  # the best epoch's weights are saved; its sidecar now says how it was made
+        _replace_text(Path(f"{out}.json"), config.to_json())
+    return result
+
+
+def _record(
+    options: TrainOptions, train_set: Dataset, val_set: Dataset, result: TrainResult
+) -> dict:
+    return {
+        "command": options.command,
+        "seed": options.seed,
+        "data": str(options.data),
+        "images": len(train_set.samples),
+        "val_data": str(options.val_data or f"{options.val_fraction:.0%} of the data"),
+        "val_images": len(val_set.samples),
+        "epochs": result.epochs_run,
+        "best_val_map50": None if result.best_map50 is None else round(result.best_map50, 4),
+        "seconds": round(result.seconds),
+        "cpus": os.cpu_count(),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tensorflow": tf.__version__,
+    }
+
+
+def _replace_text(path: Path, text: str) -> None:
+    scratch = path.with_name(f".{path.name}.partial")
+    scratch.write_text(text, encoding="utf-8")
+    os.replace(scratch, path)
+
+
+def _fit(
+    options: TrainOptions, step, batches: tf.data.Dataset, validation: _Validation | None,
+    save: Callable[[], None],
+) -> tuple[float | None, int]:  # fmt: skip
+    """The epoch loop: train, validate every eval_every epochs, keep the best, stop early."""
+    best, best_epoch, epoch = None, 0, 0
+    for epoch in range(1, options.epochs + 1):
+        epoch_start = time.monotonic()
+        losses = np.mean([[float(v) for v in step(p, b, c)] for p, (b, c) in batches], axis=0)
+        line = (
+            f"epoch {epoch}/{options.epochs} loss {losses[0]:.3f} "
+            f"(class {losses[1]:.3f}, box {losses[2]:.3f})"
+        )
+        if validation is not None and (epoch % options.eval_every == 0 or epoch == options.epochs):
+            scores = validation.scores()
+            line += f" val mAP@0.5 {scores.map50:.3f} mAP@[.5:.95] {scores.map50_95:.3f}"
+            if best is None or scores.map50 > best:
+                best, best_epoch = scores.map50, epoch
+                save()
+                line += " (saved)"
+        log.info("%s %.0fs", line, time.monotonic() - epoch_start)
+        if best is not None and epoch - best_epoch >= options.patience:
+            log.info("no mAP@0.5 gain for %d epochs: stopping", options.patience)
+            break
+    return best, epoch
+
+
+def save_atomically(model: keras.Model, config: SSDConfig, out: Path) -> None:
+    """save_detector via temporary files: a crash mid-save must not eat the best model."""
+    scratch = out.with_name(f".{out.stem}.partial{out.suffix}")
+    save_detector(model, config, scratch)
+    os.replace(scratch, out)
+    os.replace(f"{scratch}.json", f"{out}.json")
+
+
+def _datasets(options: TrainOptions) -> tuple[Dataset, Dataset]:
+    dataset = load_dataset(options.data)
+    if options.val_data is not None:
+        return dataset, load_dataset(options.val_data, labels=dataset.labels)
+    if not 0.0 <= options.val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be within 0..1, got {options.val_fraction}")
+    return dataset.split(1.0 - options.val_fraction, options.seed)
+
+
+def build_model(config: SSDConfig, backbone_weights: str) -> keras.Model:
+    """build_ssd with one clear error for each way the backbone weights can be missing."""
+    if backbone_weights == "imagenet":
+        try:
+            model = build_ssd(config, "imagenet")
+        except (OSError, ValueError):
+            raise
+        except Exception as exc:  # tf-keras raises a bare Exception for a failed download
+            raise RuntimeError(OFFLINE_MESSAGE) from exc
+    elif backbone_weights == "none":
+        model = build_ssd(config)
+    else:
+        if not Path(backbone_weights).is_file():
+            raise FileNotFoundError(f"no backbone weights file at {backbone_weights}")
+        model = build_ssd(config, backbone_weights)
+    _bias_towards_background(model)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # MobileNetV2's 0.999 lags thousands of steps behind a backbone that is
+            # still learning, so validation saw a stale network; 0.97 is what the TF
+            # Object Detection API trains SSD-MobileNet with.
+            layer.momentum = BATCH_NORM_MOMENTUM
+    return model
+
+
+def _bias_towards_background(model: keras.Model) -> None:
+    """Start class logits at the prior, or focal loss spends epochs unlearning 0.5."""
+    prior = -math.log((1 - CLASS_PRIOR) / CLASS_PRIOR)
+    for layer in model.layers:
+        if layer.name.startswith("class_") and layer.name.endswith("_predict"):
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, np.full_like(bias, prior)])
+
+
+def focal_loss(one_hot: tf.Tensor, logits: tf.Tensor, alpha: float = 0.25, gamma: float = 2.0):
+    """Sigmoid focal loss per element: easy negatives, the vast majority, weigh ~nothing."""
+    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=one_hot, logits=logits)
+    probability = tf.sigmoid(logits)
+    p_true = one_hot * probability + (1 - one_hot) * (1 - probability)
+    alpha_true = one_hot * alpha + (1 - one_hot) * (1 - alpha)
+    return alpha_true * (1 - p_true) ** gamma * cross_entropy
+
+
+def detection_loss(box_targets, class_targets, box_encodings, class_logits):
+    """(total, class, box) loss of a batch, each divided by its number of positive anchors."""
+    positive = tf.cast(class_targets > 0, tf.float32)
+    valid = tf.cast(class_targets >= 0, tf.float32)
+    positives = tf.maximum(tf.reduce_sum(positive), 1.0)
+    one_hot = tf.one_hot(tf.maximum(class_targets, 0), tf.shape(class_logits)[-1])
+    # Column 0 (background) is left out, as in RetinaNet: background is "no class fires",
+    # and TFLite_Detection_PostProcess never reads that column.
+    focal = focal_loss(one_hot[..., 1:], class_logits[..., 1:])
+    per_anchor = tf.reduce_sum(focal, axis=-1)
+    class_loss = tf.reduce_sum(per_anchor * valid) / positives
+    error = tf.abs(box_targets - box_encodings)
+    huber = tf.where(error < 1.0, 0.5 * error**2, error - 0.5)  # delta 1
+    box_loss = tf.reduce_sum(tf.reduce_sum(huber, axis=-1) * positive) / positives
+    return class_loss + box_loss, class_loss, box_loss
+
+
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak`, then cosine decay to 1% of it at `total` steps."""
+
+    def __init__(self, peak: float, warmup: int, total: int) -> None:
+        self.peak, self.warmup, self.total = peak, max(warmup, 1), max(total, warmup + 1)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = self.peak * (step + 1) / self.warmup
+        progress = tf.clip_by_value((step - self.warmup) / (self.total - self.warmup), 0.0, 1.0)
+        cosine = self.peak * (0.01 + 0.99 * 0.5 * (1 + tf.cos(math.pi * progress)))
+        return tf.where(step < self.warmup, warm, cosine)
+
+    def get_config(self) -> dict:
+        return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
+
+
+def _optimizer(options: TrainOptions, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    return warmup_cosine_adam(
+        options.learning_rate,
+        round(options.warmup_epochs * steps_per_epoch),
+        options.epochs * steps_per_epoch,
+        options.clip_norm,
+    )
+
+
+def warmup_cosine_adam(
+    peak: float, warmup_steps: int, total_steps: int, clip_norm: float
+) -> keras.optimizers.Optimizer:
+    """Adam on the WarmupCosine schedule with global-norm clipping (training, fine-tuning)."""
+    schedule = WarmupCosine(peak, warmup_steps, total_steps)
+    return keras.optimizers.Adam(schedule, global_clipnorm=clip_norm)
+
+
+def distillation_loss(class_targets, class_logits, teacher_logits, beta: float = 2.0):
+    """Quality focal loss towards a teacher's class probabilities, per positive anchor.
+
+    Every anchor learns the teacher's confidence, not only the few matched to a box: a
+    pruned network learns which near-misses its unpruned self ranked high (Generalized
+    Focal Loss's soft-label form of focal loss, weight |teacher - student|^beta).
+    """
+    soft = tf.sigmoid(teacher_logits[..., 1:])
+    logits = class_logits[..., 1:]
+    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=soft, logits=logits)
+    weighted = tf.abs(soft - tf.sigmoid(logits)) ** beta * cross_entropy
+    positives = tf.maximum(tf.reduce_sum(tf.cast(class_targets > 0, tf.float32)), 1.0)
+    return tf.reduce_sum(weighted) / positives
+
+
+def train_step(model: keras.Model, optimizer, teacher: keras.Model | None = None):
+    """One compiled optimisation step on a batch; returns (total, class, box) loss.
+
+    With a teacher (the model before pruning, or the float model QAT starts from), its
+    class probabilities are a second target (distillation_loss), added to the total.
+    """
+
+    @tf.function(reduce_retracing=True)
+    def step(pixels, box_targets, class_targets):
+        teacher_logits = None if teacher is None else teacher(pixels, training=False)[1]
+        with tf.GradientTape() as tape:
+            box_encodings, class_logits = model(pixels, training=True)
+            total, class_loss, box_loss = detection_loss(
+                box_targets, class_targets, box_encodings, class_logits
+            )
+            if teacher_logits is not None:
+                total += distillation_loss(class_targets, class_logits, teacher_logits)
+        gradients = tape.gradient(total, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return total, class_loss, box_loss
+
+    return step
+
+
+class _Validation:
+    """Validation mAP without a TFLite round trip: predict, decode, per-class NMS."""
+
+    def __init__(
+        self, model: keras.Model, config: SSDConfig, anchors: np.ndarray, dataset: Dataset
+    ) -> None:
+        self.model, self.config, self.anchors, self.dataset = model, config, anchors, dataset
+        self.pixels = model_pixels(dataset, config.input_size)  # decoded once, reused
+
+    def scores(self, batch_size: int = 32) -> CocoScores:
+        predictions = {}
+        for start in range(0, len(self.pixels), batch_size):
+            batch = tf.constant(self.pixels[start : start + batch_size], tf.float32)
+            box_encodings, class_logits = self.model(batch, training=False)
+            for offset, detections in enumerate(self._detect(box_encodings, class_logits, start)):
+                predictions[start + offset] = detections
+        return coco_map(self.dataset, predictions)
+
+    def _detect(
+        self, box_encodings: tf.Tensor, class_logits: tf.Tensor, start: int
+    ) -> list[Detections]:
+        boxes = np.stack([decode_boxes(e, self.anchors) for e in box_encodings.numpy()])
+        nms = tf.image.combined_non_max_suppression(
+            boxes[:, :, None, :], tf.sigmoid(class_logits[:, :, 1:]),
+            max_output_size_per_class=self.config.max_detections,
+            max_total_size=self.config.max_detections,
+            iou_threshold=self.config.nms_iou_threshold,
+            score_threshold=self.config.nms_score_threshold,
+        )  # fmt: skip
+        found = []
+        for i, count in enumerate(nms.valid_detections.numpy()):
+            sample = self.dataset.samples[start + i]
+            ymin, xmin, ymax, xmax = nms.nmsed_boxes[i, :count].numpy().T
+            xyxy = np.stack([xmin * sample.width, ymin * sample.height,
+                             xmax * sample.width, ymax * sample.height], axis=1)  # fmt: skip
+            class_ids = nms.nmsed_classes[i, :count].numpy().astype(np.int32)
+            found.append(Detections(
+                xyxy.astype(np.float32), nms.nmsed_scores[i, :count].numpy(), class_ids,
+                tuple(self.config.labels[c] for c in class_ids),
+            ))  # fmt: skip
+        return found

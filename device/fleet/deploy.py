@@ -1,0 +1,188 @@
+"""`pisight deploy`: push a bundle to one or many Pis over SSH and make it live, or not at all.
+
+    pisight deploy out/bundle --host pi@raspberrypi.local
+    pisight deploy out/bundle --inventory pis.txt --identity ~/.ssh/pi_ed25519
+
+Per host: verify the bundle here, copy it to a staging directory, verify every sha256 on
+the device, swap DEST/current atomically, restart the service and wait for /healthz to
+report frames; if that fails, DEST/current goes back to the previous bundle. Hosts run in
+parallel; one failing host never stops the others, and the exit status is 1 if any failed.
+Uses the system's ssh and scp, so keys, agents and ~/.ssh/config work as usual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pisight.device.fleet.remote import Ssh, SshOptions, Target
+from pisight.device.model.bundle import METADATA_FILE, check_bundle
+
+
+class DeployError(RuntimeError):
+    """One step failed on one host; the message is the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    dest: str = "/opt/pisight/models"
+    """Directory on the device holding releases/, current and previous."""
+    restart_command: str | None = "sudo systemctl restart pisight"
+    """Run on the device after the swap; None (--no-service) skips restart and health check."""
+    health_url: str = "http://127.0.0.1:8080/healthz"
+    health_timeout_s: float = 60.0
+    auth_file: str = "/etc/pisight/pisight.env"
+    """Device file with PISIGHT_AUTH=user:pass for the live view's Basic auth."""
+
+
+@dataclass(frozen=True)
+class HostResult:
+    target: Target
+    ok: bool
+    release: str
+    detail: str
+
+
+def release_name(checksums: dict[str, str]) -> str:
+    # Time first so `ls releases` sorts by age; the random tail keeps two deploys in one
+    # second apart, and the manifest hash says which bundle it is.
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{checksums[METADATA_FILE][:8]}-{secrets.token_hex(2)}"
+
+
+def _step(ssh: Ssh, what: str, fix: str, *args: str, timeout_s: float = 120) -> str:
+    result = ssh.script(*args, timeout_s=timeout_s)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DeployError(f"{what} failed ({reason}); {fix}")
+    return result.stdout
+
+
+def deploy_host(
+    target: Target,
+    bundle: Path,
+    checksums: dict[str, str],
+    options: DeployOptions,
+    ssh_options: SshOptions,
+    after_upload: Callable[[str], None] | None = None,
+) -> HostResult:
+    """Deploy to one host; never raises, the result says what happened."""
+    ssh, release = Ssh(target, ssh_options), release_name(checksums)
+    try:
+        _upload(ssh, bundle, checksums, options.dest, release)
+        if after_upload:
+            after_upload(f"{options.dest}/.staging/{release}")  # tests tamper here
+        detail = _activate(ssh, options, release)
+        return HostResult(target, True, release, detail)
+    except DeployError as exc:
+        return HostResult(target, False, release, str(exc))
+    except Exception as exc:  # a timeout or OS error on one host must not stop the rest
+        return HostResult(target, False, release, f"{type(exc).__name__}: {exc}")
+
+
+def _upload(ssh: Ssh, bundle: Path, checksums: dict[str, str], dest: str, release: str) -> None:
+    _step(ssh, "connecting", "check --host, --port, --identity and that sshd runs",
+          "prepare", dest, release)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="pisight-deploy-") as scratch:
+        sums = Path(scratch) / "SHA256SUMS"
+        sums.write_text("".join(f"{digest}  {name}\n" for name, digest in checksums.items()))
+        result = ssh.upload([*(bundle / name for name in checksums), sums],
+                            f"{dest}/.staging/{release}")  # fmt: skip
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DeployError(f"copying the bundle failed ({reason}); check free space on the device")
+
+
+def _activate(ssh: Ssh, options: DeployOptions, release: str) -> str:
+    out = _step(ssh, "verifying on the device", "the copy was damaged; deploy again",
+                "activate", options.dest, release)  # fmt: skip
+    old = next((line[4:] for line in out.splitlines() if line.startswith("old=")), "")
+    if options.restart_command is None:
+        _step(ssh, "cleaning up", "check the device's disk", "commit", options.dest, old)
+        return "live (service not restarted)"
+    try:
+        _step(ssh, "restarting the service", "see `journalctl -u pisight` on the device",
+              "restart", options.dest, options.restart_command)  # fmt: skip
+        _step(ssh, "health check", "see `journalctl -u pisight` on the device", "health",
+              options.dest, options.health_url, str(options.health_timeout_s),
+              options.auth_file, timeout_s=options.health_timeout_s + 60)  # fmt: skip
+    except DeployError as exc:
+        raise DeployError(_roll_back(ssh, options, old, release, str(exc))) from exc
+    _step(ssh, "cleaning up", "check the device's disk", "commit", options.dest, old)
+    return "live, /healthz ok"
+
+
+def _roll_back(ssh: Ssh, options: DeployOptions, old: str, release: str, problem: str) -> str:
+    if not old:
+        return f"{problem}; first deploy here, nothing to roll back to"
+    _step(ssh, "rolling back", "fix the link by hand: ln -sfn OLD current",
+          "rollback", options.dest, old, f"releases/{release}")  # fmt: skip
+    if options.restart_command:
+        ssh.script("restart", options.dest, options.restart_command)
+    return f"{problem}; rolled back to {old}"
+
+
+def read_targets(args: argparse.Namespace) -> list[Target]:
+    specs = list(args.host or [])
+    if args.inventory:
+        lines = Path(args.inventory).read_text(encoding="utf-8").splitlines()
+        specs += [s for line in lines if (s := line.split("#", 1)[0].strip())]
+    if not specs:
+        raise ValueError("name at least one device: --host USER@HOST or --inventory FILE")
+    return list(dict.fromkeys(Target.parse(spec, args.port) for spec in specs))
+
+
+def print_table(results: Sequence[HostResult]) -> None:
+    rows = [("HOST", "RESULT", "RELEASE", "DETAIL")]
+    rows += [(str(r.target), "ok" if r.ok else "FAILED", r.release, r.detail) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+              + "  " + row[3])  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("bundle", type=Path, help="bundle directory (model.tflite, labels.txt, pisight.json)")
+    add("--host", action="append", help="USER@HOST[:PORT]; repeat for several devices")
+    add("--inventory", type=Path, help="file with one USER@HOST[:PORT] per line (# comments)")
+    add("--port", type=int, default=22, help="SSH port when a host names none (default 22)")
+    add("--identity", type=Path, help="SSH private key (default: ssh's own choice)")
+    add("--known-hosts", type=Path, help="known_hosts file to use instead of ~/.ssh/known_hosts")
+    add("--dest", default=DeployOptions.dest, help="models directory on the device")
+    add("--no-service", action="store_true", help="only swap the bundle: no restart, no check")
+    add("--restart-command", default=DeployOptions.restart_command,
+        help="shell command run on the device after the swap (default: %(default)s)")  # fmt: skip
+    add("--health-url", default=DeployOptions.health_url, help="polled on the device")
+    add("--health-timeout", type=float, default=DeployOptions.health_timeout_s,
+        help="seconds for /healthz to report frames before rolling back (default 60)")  # fmt: skip
+    add("--auth-file", default=DeployOptions.auth_file,
+        help="device file with PISIGHT_AUTH=user:pass for the health check")  # fmt: skip
+    add("--jobs", type=int, default=8, help="devices deployed at the same time (default 8)")
+
+
+def main(args: argparse.Namespace) -> int:
+    checksums = check_bundle(args.bundle)
+    targets = read_targets(args)
+    options = DeployOptions(
+        dest=args.dest, restart_command=None if args.no_service else args.restart_command,
+        health_url=args.health_url, health_timeout_s=args.health_timeout,
+        auth_file=args.auth_file,
+    )  # fmt: skip
+    ssh_options = SshOptions(identity=args.identity, known_hosts=args.known_hosts)
+    with ThreadPoolExecutor(max_workers=max(1, min(args.jobs, len(targets)))) as pool:
+        results = list(
+            pool.map(
+                lambda t: deploy_host(t, args.bundle, checksums, options, ssh_options), targets
+            )
+        )
+    print_table(results)
+    for failed in (r for r in results if not r.ok):
+        print(f"pisight deploy: {failed.target}: {failed.detail}", file=sys.stderr)
+    return 0 if all(r.ok for r in results) else 1

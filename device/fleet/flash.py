@@ -1,0 +1,163 @@
+"""`pisight flash`: make a freshly written Raspberry Pi OS card boot into the detector.
+
+    pisight flash /media/$USER/bootfs --bundle out/bundle --hostname cam1 \\
+        --ssh-key ~/.ssh/id_ed25519.pub --wifi-ssid home --wifi-psk-file ~/.wifi-psk
+
+Detects the image generation from the boot partition's files: Trixie boots with
+cloud-init (user-data, network-config, meta-data, or ds=nocloud in cmdline.txt), so we
+write those; Bookworm gets Raspberry Pi Imager's firstrun.sh + cmdline.txt hook. Either
+way the card carries pisight/ (the wheel, the bundle, install-pi.sh and the unit) and the
+first boot creates the user, sets hostname and Wi-Fi, and installs the service once online.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from pisight.device.fleet import first_boot as tpl
+from pisight.device.model.bundle import check_bundle
+
+log = logging.getLogger("pisight.flash")
+REPO = Path(__file__).resolve().parents[2]  # a source checkout: scripts/ lives beside device/
+CLOUD_INIT_FILES = ("user-data", "network-config", "meta-data")
+FIRSTRUN_HOOK = (
+    f"systemd.run={tpl.BOOT}/firstrun.sh systemd.run_success_action=reboot "
+    "systemd.unit=kernel-command-line.target"
+)
+HOSTNAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def detect_image(boot: Path) -> str:
+    """'trixie' (cloud-init) or 'bookworm' (firstrun.sh); refuses anything else."""
+    firmware = any(boot.glob("start*.elf")) or any(boot.glob("bcm27*.dtb"))
+    if not (boot / "cmdline.txt").is_file() or not (boot / "config.txt").is_file() or not firmware:
+        raise ValueError(
+            f"{boot} is not a Raspberry Pi boot partition (needs cmdline.txt, config.txt and "
+            "start*.elf or bcm27*.dtb); give the mounted bootfs of a freshly written card"
+        )
+    cmdline = (boot / "cmdline.txt").read_text(encoding="utf-8")
+    if any((boot / name).exists() for name in CLOUD_INIT_FILES) or "ds=nocloud" in cmdline:
+        return "trixie"
+    return "bookworm"
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    # Create with the final mode so a secret is never readable, not even for a moment.
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, mode)  # umask may have removed bits we asked for
+
+
+def read_psk(path: Path) -> str:
+    psk = path.read_text(encoding="utf-8").strip("\r\n")
+    if not 8 <= len(psk) <= 63 or "\n" in psk:
+        raise ValueError(f"{path} must hold one WPA passphrase of 8-63 characters")
+    return psk
+
+
+def read_ssh_key(path: Path | None) -> str:
+    if path is None:
+        raise ValueError("give --ssh-key ~/.ssh/id_ed25519.pub: the image has no default user")
+    key = path.read_text(encoding="utf-8").strip()
+    if "PRIVATE KEY" in key or not key.startswith(("ssh-", "ecdsa-", "sk-")):
+        raise ValueError(f"{path} is not an SSH public key; give the .pub file")
+    return key.splitlines()[0]
+
+
+def find_wheel(explicit: Path | None, scratch: Path) -> Path:
+    """The given wheel, the newest in dist/, or one built from this checkout."""
+    if explicit:
+        if not explicit.is_file() or explicit.suffix != ".whl":
+            raise ValueError(f"--wheel {explicit} is not a wheel file")
+        return explicit
+    built = sorted((REPO / "dist").glob("pisight-*.whl"), key=lambda p: p.stat().st_mtime)
+    if built:
+        return built[-1]
+    log.info("building the pisight wheel from %s", REPO)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(REPO)]
+    command += ["-w", str(scratch)]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    return next(scratch.glob("pisight-*.whl"))
+
+
+def copy_payload(boot: Path, bundle: Path, wheel: Path) -> None:
+    card = boot / tpl.CARD_DIR
+    card.mkdir(exist_ok=True)
+    for old in card.glob("pisight-*.whl"):
+        old.unlink()
+    shutil.copy2(wheel, card / wheel.name)
+    shutil.rmtree(card / "bundle", ignore_errors=True)
+    shutil.copytree(bundle, card / "bundle")
+    for script in ("install-pi.sh", "pisight.service"):
+        source = REPO / "scripts" / script
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} is missing; run pisight flash from a checkout")
+        shutil.copy2(source, card / script)
+
+
+def write_trixie(boot: Path, setup: tpl.FirstBoot, psk: str | None) -> list[str]:
+    _write(boot / "user-data", tpl.user_data(setup), 0o644)
+    _write(boot / "meta-data", tpl.meta_data(setup.hostname), 0o644)
+    written = ["user-data", "meta-data"]
+    if setup.wifi_ssid and psk is not None:
+        _write(boot / "network-config", tpl.network_config(setup.wifi_ssid, psk), 0o600)
+        written.append("network-config")
+    return written
+
+
+def write_bookworm(boot: Path, setup: tpl.FirstBoot, psk: str | None) -> list[str]:
+    written = ["firstrun.sh", "cmdline.txt"]
+    if setup.wifi_ssid and psk is not None:
+        wifi = boot / tpl.CARD_DIR / tpl.WIFI_FILE
+        _write(wifi, tpl.nm_connection(setup.wifi_ssid, psk), 0o600)
+        written.append(f"{tpl.CARD_DIR}/{tpl.WIFI_FILE}")
+    _write(boot / "firstrun.sh", tpl.firstrun_sh(setup), 0o755)
+    _write(boot / "ssh", "", 0o644)  # the classic "enable sshd" marker, harmless if unused
+    cmdline = boot / "cmdline.txt"
+    line = " ".join(cmdline.read_text(encoding="utf-8").split())  # one line, always
+    if FIRSTRUN_HOOK not in line:
+        line = f"{line} {FIRSTRUN_HOOK}"
+    cmdline.write_text(line + "\n", encoding="utf-8")
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("boot_dir", type=Path, help="the mounted boot partition (bootfs) of the card")
+    add("--bundle", type=Path, required=True, help="bundle to run on the Pi")
+    add("--hostname", default="pisight", help="the Pi's hostname (default pisight)")
+    add("--user", default="pi", help="login user to create (default pi)")
+    add("--ssh-key", type=Path, help="SSH public key for that user (e.g. ~/.ssh/id_ed25519.pub)")
+    add("--wifi-ssid", help="Wi-Fi network to join")
+    add("--wifi-psk-file", type=Path, help="file holding the Wi-Fi passphrase (never an argument)")
+    add("--wheel", type=Path, help="pisight wheel to install (default: dist/ or built now)")
+
+
+def main(args: argparse.Namespace) -> int:
+    image = detect_image(args.boot_dir)
+    if not HOSTNAME.match(args.hostname):
+        raise ValueError(f"--hostname {args.hostname!r}: use a-z, 0-9 and -, at most 63")
+    if bool(args.wifi_ssid) != bool(args.wifi_psk_file):
+        raise ValueError("--wifi-ssid and --wifi-psk-file go together")
+    psk = read_psk(args.wifi_psk_file) if args.wifi_psk_file else None
+    key = read_ssh_key(args.ssh_key)
+    check_bundle(args.bundle)
+    with tempfile.TemporaryDirectory(prefix="pisight-wheel-") as scratch:
+        wheel = find_wheel(args.wheel, Path(scratch))
+        copy_payload(args.boot_dir, args.bundle, wheel)
+    setup = tpl.FirstBoot(args.hostname, args.user, key, wheel.name, args.wifi_ssid)
+    write = write_trixie if image == "trixie" else write_bookworm
+    written = write(args.boot_dir, setup, psk)
+    print(f"{image} image: wrote {', '.join(written)} and {tpl.CARD_DIR}/ ({wheel.name}, bundle)")
+    print(f"eject the card, boot the Pi, then: ssh {args.user}@{args.hostname}.local")
+    return 0

@@ -1,0 +1,121 @@
+"""What a run measured: frame counts, FPS, inference latency, process readings.
+
+stats = RunStats()
+stats.record(inference_ms=11.8)        # once per processed frame (decode thread)
+stats.sample()                         # once per second (metrics thread)
+stats.snapshot()["fps"], stats.summary(dropped=3).line()
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pisight.device.pipeline.meters import FPSMonitor, LatencyWindow, SystemSampler
+
+
+@dataclass(frozen=True)
+class Summary:
+    frames: int
+    fps: float
+    inference_ms_p50: float | None
+    rss_mb_max: float
+    dropped: int
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        p50 = "" if self.inference_ms_p50 is None else f"{self.inference_ms_p50:.2f}"
+        return (
+            f"frames={self.frames} fps={self.fps:.2f} inference_ms_p50={p50} "
+            f"rss_mb_max={self.rss_mb_max:.1f} dropped={self.dropped}"
+        )
+
+
+WARMUP_FRAMES = 10  # the first invokes pack weights and warm caches; bench skips them too
+
+
+class RunStats:
+    def __init__(self) -> None:
+        self.frames = 0
+        self.rss_mb_max = 0.0
+        self.started = time.monotonic()
+        self.first_frame_at: float | None = None
+        self.warm_at: float | None = None
+        self.last_result_at: float | None = None
+        self._fps = FPSMonitor()
+        self._latency = LatencyWindow()
+        self._sampler = SystemSampler()
+        self._system: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def record(self, inference_ms: float) -> bool:
+        """Count a processed frame; True for the very first one."""
+        self.frames += 1
+        self._fps.tick()
+        self._latency.add(inference_ms)
+        self.last_result_at = time.monotonic()
+        first = self.first_frame_at is None
+        if first:
+            self.first_frame_at = self.last_result_at
+        if self.frames == WARMUP_FRAMES + 1:
+            self.warm_at = self.last_result_at
+        return first
+
+    def sample(self) -> None:
+        reading = self._sampler.sample()
+        self.rss_mb_max = max(self.rss_mb_max, reading.rss_mb)
+        with self._lock:
+            self._system = {
+                "cpu_percent": reading.cpu_percent,
+                "system_cpu_percent": reading.system_cpu_percent,
+                "rss_mb": round(reading.rss_mb, 1),
+                "temperature_c": reading.temperature_c,
+                "throttled": reading.throttled,
+            }
+
+    @property
+    def last_frame_age_s(self) -> float | None:
+        if self.last_result_at is None:
+            return None
+        return time.monotonic() - self.last_result_at
+
+    def snapshot(self) -> dict[str, Any]:
+        """The DESIGN.md CSV columns this object knows (time, frames, fps, latency, system)."""
+        with self._lock:
+            system = dict(self._system)
+        age = self.last_frame_age_s
+        return {
+            "time": round(time.time(), 3),
+            "frames": self.frames,
+            "fps": round(self._fps.fps, 2),
+            "inference_ms_p50": _rounded(self._latency.percentile(50)),
+            "inference_ms_p90": _rounded(self._latency.percentile(90)),
+            **{key: system.get(key) for key in (
+                "cpu_percent", "system_cpu_percent", "rss_mb", "temperature_c", "throttled"
+            )},
+            "last_frame_age_s": None if age is None else round(age, 3),
+            "uptime_s": round(time.monotonic() - self.started, 1),
+        }  # fmt: skip
+
+    def summary(self, dropped: int) -> Summary:
+        self.sample()
+        fps = 0.0
+        # Steady state, as `pisight bench` measures it: from the first frame after the
+        # warm-up (or the first frame, for short runs) to the last; start-up and shutdown
+        # are not inference.
+        if self.warm_at and self.last_result_at and self.frames > WARMUP_FRAMES + 1:
+            span, counted = self.last_result_at - self.warm_at, self.frames - WARMUP_FRAMES - 1
+            fps = counted / max(span, 1e-9)
+        elif self.frames > 1 and self.first_frame_at and self.last_result_at:
+            fps = (self.frames - 1) / max(self.last_result_at - self.first_frame_at, 1e-9)
+        values = {"frames": self.frames, "fps": round(fps, 2), "rss_mb": round(self.rss_mb_max, 1)}
+        return Summary(
+            self.frames, fps, _rounded(self._latency.percentile(50)), self.rss_mb_max, dropped,
+            values,
+        )  # fmt: skip
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -1,0 +1,69 @@
+"""`pisight demo` end to end on the shipped checkpoint, small settings; the shipped bundle."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+
+def test_demo_writes_report_and_plot(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "pisight.device.cli", "demo", "--frames", "40", "--no-serve",
+         "--out", str(out), "--calib-samples", "24", "--eval-images", "12"],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PISIGHT_SKIP_LEGACY_RUNTIME": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| mAP@0.5 |" in result.stdout and "| model bytes |" in result.stdout
+    report = (out / "report.md").read_text()
+    assert "| mAP@0.5 |" in report and "frames=40 " in report and "metrics.png" in report
+    plot = cv2.imread(str(out / "metrics.png"))
+    assert plot is not None and plot.shape[0] > 300
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert rows[-1]["row"] == "summary" and rows[-1]["frames"] == "40"
+    assert (out / "bundle" / "pisight.json").is_file()
+
+
+SHIPPED = Path(__file__).resolve().parents[3] / "models" / "demo"
+
+
+def test_the_shipped_int8_bundle_is_intact_and_says_how_it_was_made() -> None:
+    from pisight.device.model.bundle import verify_bundle
+
+    bundle = SHIPPED / "bundle"
+    assert verify_bundle(bundle) == []
+    metadata = json.loads((bundle / "pisight.json").read_text())
+    training = json.loads((SHIPPED / "demo.keras.json").read_text())["training"]
+    assert metadata["provenance"]["training"] == training
+    assert training["command"].startswith("pisight train ") and training["seconds"] > 0
+    report = (bundle / "report.md").read_text()
+    assert f"- trained: `{training['command']}`" in report
+    assert "- converted: `pisight convert " in report
+    # What the demo detector must keep (scripts/train-demo-model.sh rebuilds it).
+    accuracy = metadata["accuracy"]
+    assert accuracy["fp32"]["map50"] >= 0.90 and accuracy["map50_drop_points"] <= 1.0
+    # Per-tensor INT8 weights are a quarter of FP32's; the float anchors (7,000 of them)
+    # and the 32-bit biases are the same bytes in both files.
+    assert metadata["converter"]["per_channel"] is False
+    assert metadata["metrics"]["size_ratio"] <= 0.30
+
+
+def test_the_shipped_bundle_plays_without_tensorflow(tmp_path: Path) -> None:
+    from pisight.convert.data.synth import generate_video
+    from tests.device.test_without_tensorflow import run_without_tensorflow
+
+    video = generate_video(tmp_path / "clip.avi", frames=12, seed=9)
+    result = run_without_tensorflow(
+        "run", "--model", str(SHIPPED / "bundle"), "--source", str(video), "--no-serve",
+        "--detections", str(tmp_path / "d.jsonl"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "frames=12 " in result.stdout
+    assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 12

@@ -1,0 +1,164 @@
+"""`pisight deploy` against a real OpenSSH server on loopback, into temporary directories."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pisight.device.cli import main as cli_main
+from pisight.device.fleet.deploy import DeployOptions, deploy_host
+from pisight.device.fleet.remote import SshOptions, Target
+from pisight.device.model.bundle import check_bundle
+from pisight.device.sources.testpattern import write_video
+from tests.device.fleet.sshd import SSHD, LoopbackSshd, free_port, start_sshd
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackSshd]:
+    if not SSHD.exists():
+        pytest.skip("OpenSSH server not installed (apt-get install openssh-server)")
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+def make_bundle(directory: Path, source: Path, model: bytes | None = None) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "model.tflite").write_bytes(model or (source / "model.tflite").read_bytes())
+    (directory / "labels.txt").write_bytes((source / "labels.txt").read_bytes())
+    files = {
+        name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
+        for name in ("model.tflite", "labels.txt")
+    }
+    metadata = json.loads((source / "pisight.json").read_text())
+    (directory / "pisight.json").write_text(json.dumps({**metadata, "files": files}))
+    return directory
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, ssd_bundle: Path) -> Path:
+    return make_bundle(tmp_path / "bundle", ssd_bundle)
+
+
+def deploy(sshd: LoopbackSshd, bundle: Path, dest: Path, *extra: str) -> int:
+    return cli_main(
+        ["deploy", str(bundle), "--host", sshd.host, "--dest", str(dest), *sshd.ssh_args(), *extra]
+    )
+
+
+def releases(dest: Path) -> list[str]:
+    return sorted(p.name for p in (dest / "releases").iterdir())
+
+
+def test_good_bundle_goes_live(sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys) -> None:
+    dest = tmp_path / "models"
+    assert deploy(sshd, bundle, dest, "--no-service") == 0
+    current = dest / "current"
+    assert current.is_symlink() and os.readlink(current).startswith("releases/")
+    for name in ("model.tflite", "labels.txt", "pisight.json"):
+        assert (current / name).read_bytes() == (bundle / name).read_bytes()
+    assert (current / "SHA256SUMS").is_file()  # what the device verified against
+    assert not (dest / ".staging").exists() and not (dest / "previous").exists()
+    out = capsys.readouterr().out
+    assert "HOST" in out and f"127.0.0.1:{sshd.port}" in out and " ok " in out
+
+
+def test_redeploys_keep_exactly_one_previous(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "models"
+    links = []
+    for _ in range(3):
+        assert deploy(sshd, bundle, dest, "--no-service") == 0
+        links.append(os.readlink(dest / "current"))
+    assert len(set(links)) == 3
+    assert os.readlink(dest / "previous") == links[1]
+    assert releases(dest) == sorted(link.split("/")[1] for link in links[1:])
+
+
+def test_bundle_damaged_in_transit_is_refused(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "models"
+    assert deploy(sshd, bundle, dest, "--no-service") == 0
+    live = os.readlink(dest / "current")
+
+    def tamper(staging: str) -> None:  # the device and this test share a filesystem
+        with open(Path(staging) / "model.tflite", "r+b") as handle:
+            handle.write(b"XXXX")
+
+    target = Target.parse(sshd.host, 22)
+    ssh = SshOptions(identity=sshd.identity, known_hosts=sshd.known_hosts)
+    options = DeployOptions(dest=str(dest), restart_command=None)
+    result = deploy_host(target, bundle, check_bundle(bundle), options, ssh, after_upload=tamper)
+    assert not result.ok
+    assert "checksum mismatch on the device" in result.detail and "model.tflite" in result.detail
+    assert os.readlink(dest / "current") == live
+    assert releases(dest) == [live.split("/")[1]]
+    assert not any((dest / ".staging").iterdir())
+
+
+def test_locally_mismatched_bundle_is_refused_before_connecting(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
+) -> None:
+    (bundle / "labels.txt").write_text("tampered\n")
+    dest = tmp_path / "models"
+    assert deploy(sshd, bundle, dest, "--no-service") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "labels.txt does not match its sha256" in err[0]
+    assert not dest.exists()
+
+
+def test_two_hosts_in_parallel_one_fails(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
+) -> None:
+    dead = f"{sshd.user}@127.0.0.1:{free_port()}"
+    dest = tmp_path / "models"
+    assert deploy(sshd, bundle, dest, "--no-service", "--host", dead) == 1
+    captured = capsys.readouterr()
+    rows = [line for line in captured.out.splitlines() if "127.0.0.1" in line]
+    assert len(rows) == 2
+    assert any(" ok " in row and str(sshd.port) in row for row in rows)
+    assert any("FAILED" in row and dead.split("@")[1] in row for row in rows)
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 1 and dead.split("@")[1] in errors[0] and "check --host" in errors[0]
+    assert (dest / "current").is_symlink()
+
+
+def test_restart_health_check_and_rollback(
+    sshd: LoopbackSshd, bundle: Path, ssd_bundle: Path, tmp_path: Path, capsys
+) -> None:
+    """The restart command starts a real `pisight run` on DEST/current over SSH; a bundle
+    whose model cannot load never reports frames on /healthz and is rolled back."""
+    dest, port, pidfile = tmp_path / "models", free_port(), tmp_path / "run.pid"
+    video = write_video(tmp_path / "clip.avi", frames=30)
+    restart = (
+        f"kill $(cat {pidfile} 2>/dev/null) 2>/dev/null; sleep 1; "
+        f"nohup {sys.executable} -m pisight.device.cli run --model {dest}/current "
+        f"--source {video} --loop --realtime --no-overlay --listen 127.0.0.1:{port} "
+        f"</dev/null >>{tmp_path}/run.log 2>&1 & echo $! >{pidfile}"
+    )
+    flags = ["--restart-command", restart, "--health-url", f"http://127.0.0.1:{port}/healthz",
+             "--health-timeout", "20", "--auth-file", str(tmp_path / "no-such.env")]  # fmt: skip
+    try:
+        assert deploy(sshd, bundle, dest, *flags) == 0, capsys.readouterr()
+        assert "/healthz ok" in capsys.readouterr().out
+        good = os.readlink(dest / "current")
+        broken = make_bundle(tmp_path / "broken", ssd_bundle, model=b"not a tflite model")
+        assert deploy(sshd, broken, dest, *flags) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (
+            len(err) == 1 and "health check failed" in err[0] and f"rolled back to {good}" in err[0]
+        )
+        assert os.readlink(dest / "current") == good
+        assert releases(dest) == [good.split("/")[1]]
+    finally:
+        if pidfile.exists():
+            subprocess.run(["kill", pidfile.read_text().strip()], check=False)

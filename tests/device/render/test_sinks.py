@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pisight.device.model.detections import Detections
+from pisight.device.render.sinks import DetectionLog, MetricsLog, Recorder
+from pisight.device.sources.frames import Frame
+
+DESIGN_COLUMNS = (
+    "time",
+    "frames",
+    "fps",
+    "inference_ms_p50",
+    "inference_ms_p90",
+    "cpu_percent",
+    "system_cpu_percent",
+    "rss_mb",
+    "temperature_c",
+    "throttled",
+    "dropped_frames",
+)
+
+
+def _frame(seq: int) -> Frame:
+    return Frame(np.zeros((4, 4, 3), np.uint8), t_capture=1732269000.123456 + seq, seq=seq)
+
+
+def test_detection_log_writes_one_object_per_frame(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "detections.jsonl"
+    boxes = Detections(
+        np.array([[1.0, 2.0, 30.25, 40.0]], np.float32),
+        np.array([0.83], np.float32),
+        np.array([0], np.int32),
+        ("person",),
+    )
+    top_k = Detections(
+        np.full((1, 4), np.nan, np.float32), np.array([0.5], np.float32), np.array([2]), ("cat",)
+    )
+    with DetectionLog(path, source="video:x.mp4") as log:
+        log.write(_frame(0), boxes, 11.8234)
+        log.write(_frame(1), Detections.empty(), 9.0)
+        log.write(_frame(2), top_k, 7.5)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(records) == 3
+    first = records[0]
+    assert set(first) == {"t", "frame", "source", "inference_ms", "detections"}
+    assert first["t"] == pytest.approx(1732269000.123, abs=1e-3)
+    assert (first["frame"], first["source"], first["inference_ms"]) == (0, "video:x.mp4", 11.82)
+    assert first["detections"] == [
+        {"label": "person", "class_id": 0, "score": 0.83, "box": [1.0, 2.0, 30.2, 40.0]}
+    ]
+    assert [r["frame"] for r in records] == [0, 1, 2]
+    assert records[1]["detections"] == []
+    assert records[2]["detections"][0]["box"] is None
+
+
+def test_metrics_log_columns_and_empty_cells(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    log = MetricsLog(path)
+    log.write({"time": 1732269000.5, "frames": 30, "fps": 29.97, "temperature_c": None})
+    log.write({"frames": 60, "throttled": 0, "rss_mb": 120.0}, row="summary")
+    log.close()
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        assert set(DESIGN_COLUMNS) <= set(reader.fieldnames or ())
+        rows = list(reader)
+    assert len(rows) == 2
+    assert rows[0]["frames"] == "30" and float(rows[0]["fps"]) == pytest.approx(29.97)
+    assert float(rows[0]["time"]) == pytest.approx(1732269000.5)
+    assert rows[0]["temperature_c"] == "" and rows[0]["throttled"] == ""
+    assert rows[1]["throttled"] == "0" and float(rows[1]["rss_mb"]) == 120.0
+    assert rows[1]["row"] == "summary"
+
+
+@pytest.mark.parametrize(("width", "height", "frames"), [(64, 48, 5), (160, 120, 12)])
+def test_recorder_writes_readable_mp4(tmp_path: Path, width: int, height: int, frames: int) -> None:
+    recorder = Recorder(tmp_path / "out" / "video.mp4", fps=10.0)
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        recorder.write(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    recorder.write(np.zeros((height * 2, width, 3), np.uint8))  # a size change is resized
+    recorder.close()
+    assert recorder.frames == frames + 1
+    capture = cv2.VideoCapture(str(recorder.path))
+    try:
+        assert capture.isOpened()
+        assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == width
+        assert int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == height
+        read = 0
+        while capture.read()[0]:
+            read += 1
+    finally:
+        capture.release()
+    assert read == frames + 1

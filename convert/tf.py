@@ -3,8 +3,8 @@
     from pisight.convert.tf import tf, keras
 
 TF 2.21 ships Keras 3, but tensorflow-model-optimization (pruning, QAT) and clean INT8
-calibration need the legacy tf-keras (DESIGN.md), selected by TF_USE_LEGACY_KERAS=1
-before TensorFlow is first imported.
+calibration need the legacy tf-keras (docs/ARCHITECTURE.md, "Known ground truth"),
+selected by TF_USE_LEGACY_KERAS=1 before TensorFlow is first imported.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ from benchmark_runtime import one_round, run_pisight
 from pisight.convert.conversion.legacy_runtime import ensure_legacy_env
 from pisight.convert.conversion.quantize import QuantizeOptions, convert_saved_model
 from pisight.convert.data.calibration import load_calibration_frames
-from pisight.convert.data.synth import LABELS, generate_dataset
+from pisight.convert.data.synth import generate_dataset
+from pisight.convert.data.synth_scene import LABELS
 from pisight.convert.report.evaluate import evaluate_model
 from pisight.convert.report.variants import interleaved_latency
 from pisight.convert.ssd.export import export_saved_model

@@ -89,7 +89,8 @@ install_venv() {
     if [ -n "$WHEEL" ]; then package="${WHEEL}[device]"; fi
     "$VENV/bin/pip" install --quiet --upgrade "$package"
     if [ "$TFLITE_RUNTIME" = 1 ]; then
-        # tflite-runtime stops at 2.14 / Python 3.11 and breaks beside numpy 2 (DESIGN.md).
+        # tflite-runtime stops at 2.14 / Python 3.11 and breaks beside numpy 2
+        # (docs/ARCHITECTURE.md, "Known ground truth").
         "$VENV/bin/pip" install --quiet "tflite-runtime==2.14.*" "numpy<2"
     fi
 }

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cache import built_once
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -15,10 +17,10 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ssd_int8(model_dir: Path) -> Path:
+def ssd_int8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.models import build_tiny_ssd
 
-    return build_tiny_ssd(model_dir, mode="int8")
+    return built_once(tmp_path_factory, "ssd-int8", lambda root: build_tiny_ssd(root, mode="int8"))
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 from pisight.convert.conversion.converter import ConvertOptions, convert_model
-from pisight.convert.data.synth import generate_dataset, generate_video
+from pisight.convert.data.synth import generate_dataset
+from pisight.convert.data.synth_video import generate_video
 from pisight.convert.report.demo_report import plot_metrics, write_report
 
 log = logging.getLogger("pisight.demo")

@@ -4,7 +4,7 @@
     pisight eval demo.keras --data data/val --threads 2     # Keras: exported to fp32 first
 
 Prints mAP@0.5, mAP@[.5:.95], invoke latency p50 and a per-class table; --json writes
-the stable object of DESIGN.md.
+the stable object of docs/ARCHITECTURE.md, "Stable output formats".
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ import re
 import time
 from pathlib import Path
 
-from pisight.convert.data.synth import generate_dataset, generate_video
+from pisight.convert.data.synth import generate_dataset
+from pisight.convert.data.synth_video import generate_video
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pisight.device.model.detections import Detections
+from pisight.device.model.detections import Detections, box_iou
 from pisight.device.model.detector import Detector
 
 MATCH_IOU = 0.5
@@ -36,18 +36,6 @@ class Agreement:
 
     def to_json(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (n, 4) and (m, 4) xyxy boxes."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def match_detections(reference: Detections, candidate: Detections) -> list[tuple[int, int, float]]:
@@ -101,4 +89,4 @@ def measure_agreement(
 def _confident(detections: Detections, threshold: float) -> Detections:
     if not detections.has_boxes:
         return detections.top(1)
-    return detections.filter(detections.scores >= threshold)
+    return detections[detections.scores >= threshold]

@@ -42,6 +42,9 @@ from pisight.device.model.bundle import pixel_input, write_model_dir
 
 log = logging.getLogger("pisight.convert")
 
+# Modes whose activation ranges come from calibration frames.
+CALIBRATED_MODES = ("int8", "int16x8")
+
 
 @dataclass(frozen=True)
 class ConversionResult:
@@ -55,8 +58,13 @@ class ConversionResult:
 def convert_model(options: ConvertOptions) -> ConversionResult:
     started = time.perf_counter()
     steps = StepLog()
+    # Refuse what cannot work before the model is loaded (seconds of tracing).
     if options.calibration is not None:
         check_calibration_source(options.calibration)
+    elif options.mode in CALIBRATED_MODES:
+        raise ConversionError(
+            f"mode {options.mode} needs calibration frames: add --calib IMAGES_VIDEO_OR_DATASET"
+        )
     check_plan(options.optimize, options.mode, options.float_layers, options.per_tensor)
     with tempfile.TemporaryDirectory(prefix="pisight-convert-") as scratch:
         workdir = Path(scratch)
@@ -104,10 +112,6 @@ def _calibration(
     options: ConvertOptions, source: ModelInput, steps: StepLog
 ) -> CalibrationFrames | None:
     if options.calibration is None:
-        if options.mode in ("int8", "int16x8"):
-            raise ConversionError(
-                f"mode {options.mode} needs calibration frames: add --calib IMAGES_VIDEO_OR_DATASET"
-            )
         return None
     return steps.run(
         "calibration frames",

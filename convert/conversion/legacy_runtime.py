@@ -1,10 +1,11 @@
 """Prove a converted model still loads and runs in the frozen tflite-runtime 2.14.
 
 Many Pi users still run `tflite-runtime`, frozen at 2.14 with wheels only up to Python 3.11
-and unimportable beside numpy 2 (DESIGN.md). It can therefore never share this process:
-the check builds an isolated Python 3.11 venv once, caches it, and runs a small probe
-there as a subprocess, so a model the old runtime rejects, or crashes on, becomes a
-`LegacyCheck` value instead of taking the converter down with it.
+and unimportable beside numpy 2 (docs/ARCHITECTURE.md, "Known ground truth"). It can
+therefore never share this process: the check builds an isolated Python 3.11 venv once,
+caches it, and runs a small probe there as a subprocess, so a model the old runtime
+rejects, or crashes on, becomes a `LegacyCheck` value instead of taking the converter
+down with it.
 
 Usage::
 

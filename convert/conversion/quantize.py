@@ -22,7 +22,7 @@ MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
 # A uint8 input puts a QUANTIZE (uint8 -> int8) op in front of the graph that runs outside
 # XNNPACK's thread pool: ~0.18 ms, a tenth of the demo detector's frame at 2 threads. With
-# int8 the device does that shift itself while preparing the frame (device/preprocess.py,
+# int8 the device does that shift itself while preparing the frame (device/model/preprocess.py,
 # 0.008 ms).
 DEFAULT_IO = "int8"
 

@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 
 from pisight.device.model.preprocess import frame_to_model_pixels
+from pisight.device.sources.files import IMAGE_EXTENSIONS
 
 log = logging.getLogger("pisight.calibration")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mjpg", ".mjpeg"}
 RECOMMENDED_MINIMUM = 100
 
@@ -54,7 +54,7 @@ def check_calibration_source(source: str | Path) -> None:
         raise CalibrationError(
             f"no such calibration source: {path} (give images, a video or a dataset)"
         )
-    if path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES | VIDEO_SUFFIXES | {".json"}:
+    if path.is_file() and path.suffix.lower() not in {*IMAGE_EXTENSIONS, *VIDEO_SUFFIXES, ".json"}:
         raise CalibrationError(
             f"{path} is not an image, a video or a COCO .json; give calibration images or a video"
         )
@@ -99,10 +99,10 @@ def _warn_if_few(found: int, count: int, path: Path) -> None:
 def _read_source(path: Path, count: int, seed: int) -> list[np.ndarray]:
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return _video_frames(path, count, seed)
-    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+    if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
         return _images([path], 1, seed)
     if path.is_dir():
-        direct = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        direct = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         if direct:
             return _images(direct, count, seed)
     return _images(_dataset_images(path), count, seed)

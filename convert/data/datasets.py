@@ -15,13 +15,10 @@ DatasetError on the first one instead. No usable sample at all always raises.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
 
-import cv2
 import numpy as np
 
 from pisight.convert.data.formats import (
@@ -31,22 +28,12 @@ from pisight.convert.data.formats import (
     RawBox,
     find_coco_json,
     is_voc,
-    is_yolo,
     read_coco,
     read_voc,
-    read_yolo,
+    relative_name,
 )
-
-__all__ = [
-    "FORMATS",
-    "Box",
-    "Dataset",
-    "DatasetError",
-    "Problem",
-    "Sample",
-    "detect_format",
-    "load_dataset",
-]
+from pisight.convert.data.images import image_size
+from pisight.convert.data.yolo import is_yolo, read_yolo
 
 FORMATS: dict[str, Callable[[Path], Parsed]] = {
     "voc": read_voc,
@@ -205,7 +192,7 @@ def _sample(
 def _checked_size(annotation: Annotation, root: Path) -> tuple[tuple[int, int] | None, str]:
     """The image's actual size, or None and why the annotation cannot be used."""
     image = annotation.image
-    shown = _shown(image, root)
+    shown = relative_name(image, root)
     if annotation.error:
         return None, annotation.error
     if not image.is_file():
@@ -217,13 +204,6 @@ def _checked_size(annotation: Annotation, root: Path) -> tuple[tuple[int, int] |
         stated, actual = "x".join(map(str, annotation.size)), "x".join(map(str, size))
         return None, f"says the image is {stated} but {shown} is {actual}"
     return size, ""
-
-
-def _shown(image: Path, root: Path) -> str:
-    try:
-        return image.relative_to(root).as_posix()
-    except ValueError:
-        return image.as_posix()
 
 
 def _to_box(raw: RawBox) -> Box:
@@ -264,43 +244,3 @@ def _clamp(box: Box, size: tuple[int, int]) -> Box:
     return Box(
         max(0.0, box.x1), max(0.0, box.y1), min(width, box.x2), min(height, box.y2), box.label
     )
-
-
-def image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from the PNG/JPEG header, else by decoding; None if unreadable."""
-    with path.open("rb") as stream:
-        head = stream.read(26)
-        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
-            return struct.unpack(">II", head[16:24])
-        if head.startswith(b"\xff\xd8"):
-            stream.seek(2)
-            size = _jpeg_size(stream)
-            if size is not None:
-                return size
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return None if image is None else (image.shape[1], image.shape[0])
-
-
-def _jpeg_size(stream: BinaryIO) -> tuple[int, int] | None:
-    """Walk the JPEG markers to the frame header (SOFn), skipping the segments before it."""
-    while True:
-        marker = stream.read(2)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            return None
-        code = marker[1]
-        if code == 0xFF:  # fill byte before the real marker
-            stream.seek(-1, 1)
-            continue
-        if code == 0xD8 or 0xD0 <= code <= 0xD7 or code == 0x01:
-            continue  # markers without a length
-        length_bytes = stream.read(2)
-        if len(length_bytes) < 2:
-            return None
-        length = struct.unpack(">H", length_bytes)[0]
-        if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
-            frame = stream.read(5)
-            if len(frame) < 5:
-                return None
-            height, width = struct.unpack(">HH", frame[1:5])
-            return width, height
-        stream.seek(length - 2, 1)

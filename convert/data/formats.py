@@ -1,10 +1,11 @@
-"""Readers for the three detection dataset layouts: Pascal VOC, COCO and YOLO.
+"""Readers for the Pascal VOC and COCO layouts, and the plain records every layout reader returns.
 
 Each reader turns one layout into plain `Annotation` records and validates nothing, so
-`pisight.convert.data.datasets` can check boxes, labels and images the same way for all three:
+`pisight.convert.data.datasets` can check boxes, labels and images the same way for all
+three (YOLO's reader is in yolo.py):
 
-    parsed = read_yolo(Path("data/shapes"))      # Parsed(labels=("circle", ...), annotations=...)
-    parsed.annotations[0].boxes[0]                # RawBox("circle", 0.41, 0.22, 0.63, 0.50)
+    parsed = read_voc(Path("data/shapes"))       # Parsed(labels=None, annotations=...)
+    parsed.annotations[0].boxes[0]                # RawBox("circle", 131.0, 70.0, 202.0, 120.0)
 
 A file that cannot be parsed becomes an `Annotation` carrying `error`; only a problem
 that leaves nothing to read at all (a COCO json that is not JSON) raises DatasetError.
@@ -19,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-YOLO_NAME_FILES = ("data.yaml", "data.yml", "classes.txt", "obj.names")
 # Names that mark a json as *the* COCO file when a directory holds several.
 COCO_JSON_NAMES = re.compile(r"^(annotations\.json|instances_.*\.json|.*\.coco\.json)$")
 
@@ -63,7 +62,8 @@ class Parsed:
     annotations: tuple[Annotation, ...]
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative_name(path: Path, root: Path) -> str:
+    """`path` as a user finds it under the dataset root, or whole when it lies elsewhere."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
@@ -90,7 +90,7 @@ def read_voc(root: Path) -> Parsed:
 
 
 def _voc_annotation(root: Path, xml: Path, folders: list[Path]) -> Annotation:
-    file = _relative(xml, root)
+    file = relative_name(xml, root)
     fallback = _find_image(folders, f"{xml.stem}.jpg")
     if xml.stat().st_size == 0:
         return Annotation(file, fallback, error="empty annotation file")
@@ -134,7 +134,7 @@ def find_coco_json(path: Path) -> Path | None:
     if len(found) > 1:
         found = [p for p in found if COCO_JSON_NAMES.match(p.name)]
         if len(found) != 1:
-            names = ", ".join(_relative(p, path) for p in found) or "several json files"
+            names = ", ".join(relative_name(p, path) for p in found) or "several json files"
             raise DatasetError(f"{path} holds {names}; pass the COCO json file itself")
     return found[0] if found else None
 
@@ -144,7 +144,7 @@ def read_coco(path: Path) -> Parsed:
     if json_path is None:
         raise DatasetError(f"{path}: no COCO .json found; pass the annotation file itself")
     root = path if path.is_dir() else path.parent
-    file = _relative(json_path, root)
+    file = relative_name(json_path, root)
     data = _load_coco_json(json_path, file)
     categories = sorted(data["categories"], key=lambda c: c["id"])
     names = {c["id"]: str(c["name"]) for c in categories}
@@ -213,119 +213,3 @@ def _coco_annotation(
         label = names.get(ann.get("category_id"), f"category {ann.get('category_id')}")
         boxes.append(RawBox(label, x, y, x + w, y + h))
     return Annotation(file, path, size, tuple(boxes))
-
-
-# ---------------------------------------------------------------- YOLO
-
-
-def yolo_names_file(path: Path) -> Path | None:
-    return next((path / n for n in YOLO_NAME_FILES if (path / n).is_file()), None)
-
-
-def is_yolo(path: Path) -> bool:
-    return (
-        path.is_dir()
-        and yolo_names_file(path) is not None
-        and (path / "images").is_dir()
-        and (path / "labels").is_dir()
-    )
-
-
-def read_yolo(root: Path) -> Parsed:
-    names_file = yolo_names_file(root)
-    if names_file is None:
-        raise DatasetError(f"{root}: no {' or '.join(YOLO_NAME_FILES)} with the class names")
-    names = _yolo_names(names_file)
-    image_dir, label_dir = root / "images", root / "labels"
-    images = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    label_of = {
-        image: (label_dir / image.relative_to(image_dir)).with_suffix(".txt") for image in images
-    }
-    records = [_yolo_annotation(root, image, label_of[image], names) for image in images]
-    # A label file with no image is a missing image; LabelImg keeps classes.txt in labels/.
-    known = set(label_of.values())
-    for label in sorted(label_dir.rglob("*.txt")):
-        if label not in known and label.name != "classes.txt":
-            image = (image_dir / label.relative_to(label_dir)).with_suffix(".jpg")
-            records.append(Annotation(_relative(label, root), image))
-    return Parsed(tuple(names), tuple(sorted(records, key=lambda record: record.file)))
-
-
-def _yolo_names(names_file: Path) -> list[str]:
-    text = names_file.read_text(encoding="utf-8")
-    if names_file.suffix in (".yaml", ".yml"):
-        names = parse_yaml_names(text)
-        if names is None:
-            raise DatasetError(f"{names_file.name} has no 'names:' list; add the class names")
-        return names
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _yolo_annotation(root: Path, image: Path, label: Path, names: list[str]) -> Annotation:
-    file = _relative(label, root)
-    if not label.is_file():
-        return Annotation(file, image, normalized=True)  # YOLO's way to say "no objects"
-    boxes = []
-    lines = label.read_text(encoding="utf-8", errors="replace").splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            fields = [float(v) for v in line.split()]
-        except ValueError:
-            fields = []
-        if not (len(fields) == 5 or (len(fields) >= 7 and len(fields) % 2 == 1)):
-            return Annotation(file, image, error=f"line {number} is not 'class cx cy w h'")
-        cls = int(fields[0])
-        name = names[cls] if 0 <= cls < len(names) else f"class {cls}"
-        boxes.append(RawBox(name, *_yolo_extent(fields[1:])))
-    return Annotation(file, image, None, tuple(boxes), normalized=True)
-
-
-def _yolo_extent(values: list[float]) -> tuple[float, float, float, float]:
-    if len(values) == 4:
-        cx, cy, w, h = values
-        return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-    # Segmentation exports list polygon points instead: their extent is the box.
-    xs, ys = values[0::2], values[1::2]
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def parse_yaml_names(text: str) -> list[str] | None:
-    """`names:` from a data.yaml, without PyYAML: `[a, b]`, a `- a` block or a `0: a` block."""
-    lines = [re.sub(r"\s+#.*$", "", line.rstrip()) for line in text.splitlines()]
-    for index, line in enumerate(lines):
-        match = re.match(r"^names\s*:\s*(.*)$", line)
-        if not match:
-            continue
-        rest = match.group(1).strip()
-        if rest.startswith(("[", "{")):
-            # A flow list may run over several lines until its closing bracket.
-            flow = " ".join([rest, *lines[index + 1 :]])
-            inner = flow[1 : flow.index("]" if rest[0] == "[" else "}")]
-            items = [_unquote(m.group(0)) for m in _FLOW_ITEM.finditer(inner)]
-            return [_dict_value(item) for item in items] if rest[0] == "{" else items
-        block = []
-        for item in lines[index + 1 :]:
-            if item.strip() and not item[:1].isspace() and not item.startswith("-"):
-                break  # the next top-level key
-            if item.strip():
-                block.append(item.strip())
-        return [_unquote(_dict_value(entry.removeprefix("-").strip())) for entry in block]
-    return None
-
-
-_FLOW_ITEM = re.compile(r"'[^']*'|\"[^\"]*\"|[^,\s][^,]*")
-
-
-def _dict_value(entry: str) -> str:
-    """`0: person` -> `person`; a plain list item is left as it is."""
-    match = re.match(r"^\s*\d+\s*:\s*(.*)$", entry)
-    return _unquote(match.group(1)) if match else entry
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value

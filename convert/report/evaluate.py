@@ -2,7 +2,7 @@
 
     result = evaluate_model("bundle/", load_dataset("data/val"), threads=2)
     result.map50, result.map50_95, result.per_class["circle"]["ap50"]
-    json.dumps(result.to_json())            # the `pisight eval --json` shape (DESIGN.md)
+    json.dumps(result.to_json())            # `pisight eval --json` (docs/ARCHITECTURE.md)
 
     scores = coco_map(dataset, {0: detections_of_image_0, 1: ...})   # the pycocotools part
 
@@ -40,7 +40,7 @@ from pisight.device.model.detector import Detector, DetectorOptions
 log = logging.getLogger("pisight.eval")
 KERAS_SUFFIXES = (".keras", ".h5")
 MAX_DETECTIONS = 100  # COCO's own maxDets for the headline AP
-# Our exported detectors take raw 0..255 pixels (ssd.py), which the bundle must say.
+# Our exported detectors take raw 0..255 pixels (ssd/model.py), which the bundle must say.
 PIXEL_INPUT = {"format_version": 1, "task": "detection", "input": {"mean": 0.0, "std": 1.0}}
 
 

@@ -1,7 +1,8 @@
 """pisight.json and report.md for a verified conversion, then the atomic bundle write.
 
 The metadata is what the runtime and people read later: how to preprocess, which
-output tensor is which, what the converter did and what it cost (DESIGN.md).
+output tensor is which, what the converter did and what it cost (docs/ARCHITECTURE.md,
+"The bundle", lists every key).
 """
 
 from __future__ import annotations

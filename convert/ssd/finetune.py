@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pisight.convert.data.datasets import Dataset
-from pisight.convert.ssd.train import TrainOptions, train_step, warmup_cosine_adam
+from pisight.convert.ssd.optimization import train_step, warmup_cosine_adam
+from pisight.convert.ssd.train import TrainOptions
 from pisight.convert.ssd.train_data import training_batches
 from pisight.convert.tf import keras
 
@@ -63,7 +64,7 @@ def fine_tune(
     optimizer = warmup_cosine_adam(
         options.learning_rate, steps // 2, options.epochs * steps, TrainOptions.clip_norm
     )
-    step = train_step(model, optimizer, teacher)
+    step = train_step(model, optimizer, teacher, total_steps=options.epochs * steps)
     loss = math.nan
     for epoch in range(1, options.epochs + 1):
         started = time.monotonic()

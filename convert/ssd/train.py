@@ -1,11 +1,10 @@
-"""Train an SSD-MobileNetV2 detector (convert/ssd.py) on a detection dataset.
+"""Train an SSD-MobileNetV2 detector (convert/ssd/model.py) on a detection dataset.
 
     result = train(TrainOptions(data="data/shapes", out="demo.keras", backbone_weights="none"))
     result.best_map50, result.model_path            # demo.keras + demo.keras.json
 
-Loss: sigmoid focal loss (alpha 0.25, gamma 2) on the object columns of every
-non-ignored anchor plus Huber (delta 1) on the box encodings of positive anchors, both
-divided by the number of positives. Adam with a linear warm-up into cosine decay and
+Losses are in losses.py (focal class loss plus Huber box loss), the optimiser and the
+compiled step in optimization.py: Adam with a linear warm-up into cosine decay and
 global-norm clipping. Runs repeat exactly for a seed on CPU (keras set_random_seed,
 seeded tf.data); op determinism is left off because it is process-wide.
 Every `eval_every` epochs (and at the last) the model is scored on the validation set
@@ -34,6 +33,7 @@ from pisight.convert.data.datasets import Dataset, load_dataset
 from pisight.convert.report.evaluate import CocoScores, coco_map
 from pisight.convert.ssd.anchors import AnchorConfig, decode_boxes
 from pisight.convert.ssd.model import SSDConfig, build_ssd, model_anchors, save_detector
+from pisight.convert.ssd.optimization import train_step, warmup_cosine_adam
 from pisight.convert.ssd.train_data import Augmentation, model_pixels, training_batches
 from pisight.convert.tf import keras, tf
 from pisight.device.model.detections import Detections
@@ -110,7 +110,7 @@ def train(options: TrainOptions) -> TrainResult:
         options.augmentation,
     )  # fmt: skip
     steps = math.ceil(len(train_set.samples) / options.batch_size)
-    step = train_step(model, _optimizer(options, steps))
+    step = train_step(model, _optimizer(options, steps), total_steps=options.epochs * steps)
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     validation = _Validation(model, config, anchors, val_set) if val_set.samples else None
@@ -231,49 +231,6 @@ def _bias_towards_background(model: keras.Model) -> None:
             layer.set_weights([kernel, np.full_like(bias, prior)])
 
 
-def focal_loss(one_hot: tf.Tensor, logits: tf.Tensor, alpha: float = 0.25, gamma: float = 2.0):
-    """Sigmoid focal loss per element: easy negatives, the vast majority, weigh ~nothing."""
-    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=one_hot, logits=logits)
-    probability = tf.sigmoid(logits)
-    p_true = one_hot * probability + (1 - one_hot) * (1 - probability)
-    alpha_true = one_hot * alpha + (1 - one_hot) * (1 - alpha)
-    return alpha_true * (1 - p_true) ** gamma * cross_entropy
-
-
-def detection_loss(box_targets, class_targets, box_encodings, class_logits):
-    """(total, class, box) loss of a batch, each divided by its number of positive anchors."""
-    positive = tf.cast(class_targets > 0, tf.float32)
-    valid = tf.cast(class_targets >= 0, tf.float32)
-    positives = tf.maximum(tf.reduce_sum(positive), 1.0)
-    one_hot = tf.one_hot(tf.maximum(class_targets, 0), tf.shape(class_logits)[-1])
-    # Column 0 (background) is left out, as in RetinaNet: background is "no class fires",
-    # and TFLite_Detection_PostProcess never reads that column.
-    focal = focal_loss(one_hot[..., 1:], class_logits[..., 1:])
-    per_anchor = tf.reduce_sum(focal, axis=-1)
-    class_loss = tf.reduce_sum(per_anchor * valid) / positives
-    error = tf.abs(box_targets - box_encodings)
-    huber = tf.where(error < 1.0, 0.5 * error**2, error - 0.5)  # delta 1
-    box_loss = tf.reduce_sum(tf.reduce_sum(huber, axis=-1) * positive) / positives
-    return class_loss + box_loss, class_loss, box_loss
-
-
-class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `peak`, then cosine decay to 1% of it at `total` steps."""
-
-    def __init__(self, peak: float, warmup: int, total: int) -> None:
-        self.peak, self.warmup, self.total = peak, max(warmup, 1), max(total, warmup + 1)
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        warm = self.peak * (step + 1) / self.warmup
-        progress = tf.clip_by_value((step - self.warmup) / (self.total - self.warmup), 0.0, 1.0)
-        cosine = self.peak * (0.01 + 0.99 * 0.5 * (1 + tf.cos(math.pi * progress)))
-        return tf.where(step < self.warmup, warm, cosine)
-
-    def get_config(self) -> dict:
-        return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
-
-
 def _optimizer(options: TrainOptions, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     return warmup_cosine_adam(
         options.learning_rate,
@@ -281,53 +238,6 @@ def _optimizer(options: TrainOptions, steps_per_epoch: int) -> keras.optimizers.
         options.epochs * steps_per_epoch,
         options.clip_norm,
     )
-
-
-def warmup_cosine_adam(
-    peak: float, warmup_steps: int, total_steps: int, clip_norm: float
-) -> keras.optimizers.Optimizer:
-    """Adam on the WarmupCosine schedule with global-norm clipping (training, fine-tuning)."""
-    schedule = WarmupCosine(peak, warmup_steps, total_steps)
-    return keras.optimizers.Adam(schedule, global_clipnorm=clip_norm)
-
-
-def distillation_loss(class_targets, class_logits, teacher_logits, beta: float = 2.0):
-    """Quality focal loss towards a teacher's class probabilities, per positive anchor.
-
-    Every anchor learns the teacher's confidence, not only the few matched to a box: a
-    pruned network learns which near-misses its unpruned self ranked high (Generalized
-    Focal Loss's soft-label form of focal loss, weight |teacher - student|^beta).
-    """
-    soft = tf.sigmoid(teacher_logits[..., 1:])
-    logits = class_logits[..., 1:]
-    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=soft, logits=logits)
-    weighted = tf.abs(soft - tf.sigmoid(logits)) ** beta * cross_entropy
-    positives = tf.maximum(tf.reduce_sum(tf.cast(class_targets > 0, tf.float32)), 1.0)
-    return tf.reduce_sum(weighted) / positives
-
-
-def train_step(model: keras.Model, optimizer, teacher: keras.Model | None = None):
-    """One compiled optimisation step on a batch; returns (total, class, box) loss.
-
-    With a teacher (the model before pruning, or the float model QAT starts from), its
-    class probabilities are a second target (distillation_loss), added to the total.
-    """
-
-    @tf.function(reduce_retracing=True)
-    def step(pixels, box_targets, class_targets):
-        teacher_logits = None if teacher is None else teacher(pixels, training=False)[1]
-        with tf.GradientTape() as tape:
-            box_encodings, class_logits = model(pixels, training=True)
-            total, class_loss, box_loss = detection_loss(
-                box_targets, class_targets, box_encodings, class_logits
-            )
-            if teacher_logits is not None:
-                total += distillation_loss(class_targets, class_logits, teacher_logits)
-        gradients = tape.gradient(total, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-        return total, class_loss, box_loss
-
-    return step
 
 
 class _Validation:

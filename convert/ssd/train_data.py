@@ -26,6 +26,7 @@ import numpy as np
 from pisight.convert.data.datasets import Dataset, Sample
 from pisight.convert.ssd.anchors import encode_boxes
 from pisight.convert.tf import tf
+from pisight.device.model.detections import box_iou
 from pisight.device.model.preprocess import frame_to_model_pixels
 
 POSITIVE_IOU = 0.5
@@ -52,16 +53,6 @@ def anchor_corners(anchors_yxhw: np.ndarray) -> np.ndarray:
     return np.stack([y - h / 2, x - w / 2, y + h / 2, x + w / 2], axis=1)
 
 
-def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """IoU of every yxyx box of a (n, 4) with every one of b (m, 4): (n, m)."""
-    top_left = np.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
-    bottom_right = np.minimum(boxes_a[:, None, 2:], boxes_b[None, :, 2:])
-    overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(boxes_a[:, 2:] - boxes_a[:, :2], axis=1)
-    area_b = np.prod(boxes_b[:, 2:] - boxes_b[:, :2], axis=1)
-    return overlap / np.maximum(area_a[:, None] + area_b[None, :] - overlap, 1e-9)
-
-
 def match_anchors(
     boxes_yxyx: np.ndarray, classes: np.ndarray, anchors_yxhw: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +62,8 @@ def match_anchors(
     class_targets = np.zeros(count, np.int32)
     if len(boxes_yxyx) == 0:
         return box_targets, class_targets
-    iou = iou_matrix(anchor_corners(anchors_yxhw), boxes_yxyx)
+    # box_iou is written for xyxy; IoU does not change when x and y swap roles.
+    iou = box_iou(anchor_corners(anchors_yxhw), boxes_yxyx)
     matched = iou.argmax(axis=1)
     best_iou = iou.max(axis=1)
     # Without this a small or oddly shaped box that no anchor covers by 0.5 is never learnt.

@@ -9,14 +9,25 @@ is sent those same bytes.
         broadcast.publish(cv2.imencode(".jpg", annotated)[1].tobytes())
     with broadcast.watching():
         seq, jpeg = broadcast.next_frame(after_seq=0, timeout=1.0) or (0, b"")
+
+The pipeline's renderer publishes through a BroadcastSink, built from the same
+ServerOptions as the LiveServer: it encodes at the rate the server sends, no faster.
+
+    sink = BroadcastSink(broadcast, server_options)
+    LiveServer(server_options, broadcast, pipeline.status)
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
+
+from pisight.device.live.options import ServerOptions
+from pisight.device.render.frame_sink import AnnotatedFrame, FrameFormat
 
 
 class FrameBroadcast:
@@ -80,3 +91,29 @@ class FrameBroadcast:
         finally:
             with self._cond:
                 self._watchers[kind] -= 1
+
+
+class BroadcastSink:
+    """The live view as one of the renderer's sinks: frames while someone watches, at most
+    options.stream_fps a second (the server sends a viewer no more, so more is wasted CPU)."""
+
+    frame_format: FrameFormat = "jpeg"
+
+    def __init__(self, broadcast: FrameBroadcast, options: ServerOptions) -> None:
+        self.broadcast = broadcast
+        self._interval = 1.0 / options.stream_fps
+        self._last_sent = -math.inf
+
+    def wants_frame(self, stale: bool) -> bool:
+        if not self.broadcast.wanted():
+            return False
+        # A stale repeat is already rare (once a second); it must reach viewers at once.
+        return stale or time.monotonic() - self._last_sent >= self._interval
+
+    def write(self, frame: AnnotatedFrame) -> None:
+        if frame.jpeg is not None:
+            self._last_sent = time.monotonic()
+            self.broadcast.publish(frame.jpeg)
+
+    def close(self) -> None:
+        pass  # the live server owns the broadcast and closes it when it stops

@@ -19,6 +19,11 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
+# The one stream rate: the server paces each viewer by ServerOptions.stream_fps, and the
+# pipeline's BroadcastSink, built from the same options, encodes no faster. A browser
+# needs no more.
+STREAM_FPS = 30.0
+
 
 @dataclass(frozen=True)
 class ServerOptions:
@@ -30,8 +35,8 @@ class ServerOptions:
     """HTTP Basic (user, password) required on every endpoint when set."""
     max_clients: int = 32
     """Concurrent connections beyond this are answered 503, so viewers cannot starve the Pi."""
-    stream_fps: float = 30.0
-    """Most frames per second sent to each viewer (a browser needs no more)."""
+    stream_fps: float = STREAM_FPS
+    """Most frames per second encoded for and sent to each viewer."""
     title: str = "pisight"
     """Shown in the page header and the browser tab."""
 

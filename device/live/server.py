@@ -5,7 +5,7 @@ one shared frame buffer (``FrameBroadcast``, in broadcast.py). The pipeline enco
 frame to JPEG once, and only while someone watches; every viewer is sent those same bytes.
 
     broadcast = FrameBroadcast()
-    server = LiveServer(ServerOptions(port=8080), broadcast, status=lambda: {"fps": 30.0})
+    server = LiveServer(ServerOptions(port=8080), broadcast, status=lambda: RunStatus(fps=30.0))
     server.start()
     while running:
         if broadcast.wanted():
@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socketserver import TCPServer
@@ -38,6 +39,7 @@ from pisight.device.live.options import (
     bind_error,
 )
 from pisight.device.live.prometheus import render_health, render_metrics
+from pisight.device.pipeline.status import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ class _Server(ThreadingHTTPServer):
         self,
         options: ServerOptions,
         broadcast: FrameBroadcast,
-        status: Callable[[], dict],
+        status: Callable[[], RunStatus],
         page: bytes,
     ) -> None:
         self.options, self.broadcast, self.status, self.page = options, broadcast, status, page
@@ -193,9 +195,10 @@ class _Handler(BaseHTTPRequestHandler):
         ok, body = render_health(self._status())
         self._reply(200 if ok else 503, body.encode(), content_type="application/json")
 
-    def _status(self) -> dict[str, Any]:
-        status = dict(self.server.status())
-        status.setdefault("viewers", self.server.broadcast.viewers)
+    def _status(self) -> RunStatus:
+        status = self.server.status()
+        if status.viewers is None:  # the server is who counts its viewers
+            status = replace(status, viewers=self.server.broadcast.viewers)
         return status
 
     def _snapshot(self) -> None:
@@ -243,7 +246,7 @@ class LiveServer:
     """Serves the broadcast and status over HTTP from a daemon thread."""
 
     def __init__(
-        self, options: ServerOptions, broadcast: FrameBroadcast, status: Callable[[], dict]
+        self, options: ServerOptions, broadcast: FrameBroadcast, status: Callable[[], RunStatus]
     ) -> None:
         self._options, self._broadcast, self._status = options, broadcast, status
         self._page = _load_page(options.title)

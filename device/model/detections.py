@@ -1,11 +1,28 @@
-"""The one detection result type that flows from decoder to annotators, logs and server."""
+"""The one detection result type that flows from decoder to annotators, logs and server.
+
+Detections index like their arrays and iterate row by row; box_iou compares two box sets:
+
+    confident = detections[detections.scores >= 0.5]      # a mask, index array or slice
+    for box, score, class_id, label in confident: ...     # one Detection per row
+    box_iou(confident.xyxy, other.xyxy)                   # (n, m) pairwise IoU
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
+
+
+class Detection(NamedTuple):
+    """One row of a Detections, as iterating over it yields."""
+
+    xyxy: np.ndarray  # (4,) float32; all NaN for a classifier's class
+    score: float
+    class_id: int
+    label: str
 
 
 @dataclass(frozen=True)
@@ -44,9 +61,30 @@ class Detections:
     def has_boxes(self) -> bool:
         return not bool(np.isnan(self.xyxy).any()) if len(self) else True
 
-    def filter(self, mask: np.ndarray) -> Detections:
-        """A new Detections with the rows where mask is True."""
-        return self._take(np.flatnonzero(mask))
+    def __getitem__(self, index: np.ndarray | Sequence[int] | slice | int) -> Detections:
+        """The rows `index` picks: a boolean mask, integer indices, a slice or one integer.
+
+        Always a Detections, every field indexed alike; one integer gives one row, as in
+        supervision, and iterating gives single Detection values.
+        """
+        if isinstance(index, slice):
+            return self._take(np.arange(len(self))[index])
+        rows = np.asarray(index)
+        if rows.dtype == bool:
+            if rows.shape != (len(self),):
+                raise IndexError(f"a mask over {len(self)} detections has shape {rows.shape}")
+            return self._take(np.flatnonzero(rows))
+        if rows.size == 0:
+            return self._take(np.zeros(0, np.intp))  # [] arrives as float64
+        if rows.ndim > 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise IndexError(f"index detections by mask, integers or slice, not {rows.dtype}")
+        return self._take(rows.reshape(-1))
+
+    def __iter__(self) -> Iterator[Detection]:
+        for box, score, class_id, label in zip(
+            self.xyxy, self.scores, self.class_ids, self.labels, strict=True
+        ):
+            yield Detection(box, float(score), int(class_id), label)
 
     def top(self, k: int) -> Detections:
         """The k highest-scoring detections, best first."""
@@ -62,20 +100,36 @@ class Detections:
 
     def with_labels(self, allowed: Sequence[str]) -> Detections:
         wanted = set(allowed)
-        return self.filter(np.array([label in wanted for label in self.labels], bool))
+        return self[np.array([label in wanted for label in self.labels], bool)]
 
     def to_json(self) -> list[dict]:
-        """The `detections` list of the JSONL log (DESIGN.md); box is null without boxes."""
-        rows = []
-        for box, score, class_id, label in zip(
-            self.xyxy, self.scores, self.class_ids, self.labels, strict=True
-        ):
-            rows.append(
-                {
-                    "label": label,
-                    "class_id": int(class_id),
-                    "score": round(float(score), 4),
-                    "box": None if np.isnan(box).any() else [round(float(v), 1) for v in box],
-                }
-            )
-        return rows
+        """The `detections` list of the JSONL log; box is null without boxes.
+
+        The format is stable: docs/ARCHITECTURE.md, "Stable output formats".
+        """
+        return [
+            {
+                "label": label,
+                "class_id": class_id,
+                "score": round(score, 4),
+                "box": None if np.isnan(box).any() else [round(float(v), 1) for v in box],
+            }
+            for box, score, class_id, label in self
+        ]
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (n, 4) and (m, 4) boxes: (n, m).
+
+    Boxes are xyxy pixel edges (no +1 pixel convention). IoU is the same with x and y
+    swapped, so yxyx boxes (SSD anchors, TF's order) give the same answer. The 1e-9
+    floor makes two empty boxes overlap 0, not NaN.
+    """
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)

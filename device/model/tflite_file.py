@@ -14,67 +14,30 @@ the file, and the total work is capped, so any byte string either parses or rais
     >>> read_model_file(b"not a model at all")
     ModelFileError: the in-memory model has identifier b'a mo', not b'TFL3': not a TFLite flatbuffer
 
-Field slots follow tensorflow/lite/schema/schema.fbs (schema version 3).
+Field slots follow tensorflow/lite/schema/schema.fbs (schema version 3); the flatbuffer
+reads are in flatbuffer.py, the schema's enums in tflite_schema.py.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import struct
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from flatbuffers import encode
 from flatbuffers import number_types as nt
 
-# BuiltinOperator, indexed by code (schema.fbs, TF 2.21).
-_BUILTIN_NAMES = """
-ADD AVERAGE_POOL_2D CONCATENATION CONV_2D DEPTHWISE_CONV_2D DEPTH_TO_SPACE DEQUANTIZE
-EMBEDDING_LOOKUP FLOOR FULLY_CONNECTED HASHTABLE_LOOKUP L2_NORMALIZATION L2_POOL_2D
-LOCAL_RESPONSE_NORMALIZATION LOGISTIC LSH_PROJECTION LSTM MAX_POOL_2D MUL RELU
-RELU_N1_TO_1 RELU6 RESHAPE RESIZE_BILINEAR RNN SOFTMAX SPACE_TO_DEPTH SVDF TANH
-CONCAT_EMBEDDINGS SKIP_GRAM CALL CUSTOM EMBEDDING_LOOKUP_SPARSE PAD
-UNIDIRECTIONAL_SEQUENCE_RNN GATHER BATCH_TO_SPACE_ND SPACE_TO_BATCH_ND TRANSPOSE MEAN SUB
-DIV SQUEEZE UNIDIRECTIONAL_SEQUENCE_LSTM STRIDED_SLICE BIDIRECTIONAL_SEQUENCE_RNN EXP
-TOPK_V2 SPLIT LOG_SOFTMAX DELEGATE BIDIRECTIONAL_SEQUENCE_LSTM CAST PRELU MAXIMUM ARG_MAX
-MINIMUM LESS NEG PADV2 GREATER GREATER_EQUAL LESS_EQUAL SELECT SLICE SIN TRANSPOSE_CONV
-SPARSE_TO_DENSE TILE EXPAND_DIMS EQUAL NOT_EQUAL LOG SUM SQRT RSQRT SHAPE POW ARG_MIN
-FAKE_QUANT REDUCE_PROD REDUCE_MAX PACK LOGICAL_OR ONE_HOT LOGICAL_AND LOGICAL_NOT UNPACK
-REDUCE_MIN FLOOR_DIV REDUCE_ANY SQUARE ZEROS_LIKE FILL FLOOR_MOD RANGE
-RESIZE_NEAREST_NEIGHBOR LEAKY_RELU SQUARED_DIFFERENCE MIRROR_PAD ABS SPLIT_V UNIQUE CEIL
-REVERSE_V2 ADD_N GATHER_ND COS WHERE RANK ELU REVERSE_SEQUENCE MATRIX_DIAG QUANTIZE
-MATRIX_SET_DIAG ROUND HARD_SWISH IF WHILE NON_MAX_SUPPRESSION_V4 NON_MAX_SUPPRESSION_V5
-SCATTER_ND SELECT_V2 DENSIFY SEGMENT_SUM BATCH_MATMUL PLACEHOLDER_FOR_GREATER_OP_CODES
-CUMSUM CALL_ONCE BROADCAST_TO RFFT2D CONV_3D IMAG REAL COMPLEX_ABS HASHTABLE
-HASHTABLE_FIND HASHTABLE_IMPORT HASHTABLE_SIZE REDUCE_ALL CONV_3D_TRANSPOSE VAR_HANDLE
-READ_VARIABLE ASSIGN_VARIABLE BROADCAST_ARGS RANDOM_STANDARD_NORMAL BUCKETIZE
-RANDOM_UNIFORM MULTINOMIAL GELU DYNAMIC_UPDATE_SLICE RELU_0_TO_1 UNSORTED_SEGMENT_PROD
-UNSORTED_SEGMENT_MAX UNSORTED_SEGMENT_SUM ATAN2 UNSORTED_SEGMENT_MIN SIGN BITCAST
-BITWISE_XOR RIGHT_SHIFT STABLEHLO_LOGISTIC STABLEHLO_ADD STABLEHLO_DIVIDE
-STABLEHLO_MULTIPLY STABLEHLO_MAXIMUM STABLEHLO_RESHAPE STABLEHLO_CLAMP
-STABLEHLO_CONCATENATE STABLEHLO_BROADCAST_IN_DIM STABLEHLO_CONVOLUTION STABLEHLO_SLICE
-STABLEHLO_CUSTOM_CALL STABLEHLO_REDUCE STABLEHLO_ABS STABLEHLO_AND STABLEHLO_COSINE
-STABLEHLO_EXPONENTIAL STABLEHLO_FLOOR STABLEHLO_LOG STABLEHLO_MINIMUM STABLEHLO_NEGATE
-STABLEHLO_OR STABLEHLO_POWER STABLEHLO_REMAINDER STABLEHLO_RSQRT STABLEHLO_SELECT
-STABLEHLO_SUBTRACT STABLEHLO_TANH STABLEHLO_SCATTER STABLEHLO_COMPARE STABLEHLO_CONVERT
-STABLEHLO_DYNAMIC_SLICE STABLEHLO_DYNAMIC_UPDATE_SLICE STABLEHLO_PAD STABLEHLO_IOTA
-STABLEHLO_DOT_GENERAL STABLEHLO_REDUCE_WINDOW STABLEHLO_SORT STABLEHLO_WHILE
-STABLEHLO_GATHER STABLEHLO_TRANSPOSE DILATE STABLEHLO_RNG_BIT_GENERATOR REDUCE_WINDOW
-STABLEHLO_COMPOSITE STABLEHLO_SHIFT_LEFT STABLEHLO_CBRT STABLEHLO_CASE
-"""
-_BUILTIN_OPS = tuple(_BUILTIN_NAMES.split())
-# TensorType, indexed by code.
-_TYPE_NAMES = """
-float32 float16 int32 uint8 int64 string bool int16 complex64 int8 float64 complex128
-uint64 resource variant uint32 uint16 int4 bfloat16 int2 uint4
-"""
-_TENSOR_TYPES = tuple(_TYPE_NAMES.split())
-_IDENTIFIER = b"TFL3"
-_SCHEMA_VERSION = 3
-_CUSTOM = _BUILTIN_OPS.index("CUSTOM")
+from pisight.device.model.flatbuffer import CorruptError, FlatbufferReader, Table
+from pisight.device.model.tflite_schema import (
+    BUILTIN_OPS,
+    CUSTOM,
+    IDENTIFIER,
+    SCHEMA_VERSION,
+    TENSOR_TYPES,
+)
+
 # Root offset + identifier + the smallest table and vtable: nothing shorter can be a model.
 _MIN_SIZE = 16
 _FLOAT_TYPES = frozenset({"float32", "float16"})
@@ -83,10 +46,6 @@ _DEFAULT_ALLOW = frozenset({"TFLite_Detection_PostProcess", "DEQUANTIZE", "QUANT
 
 class ModelFileError(ValueError):
     """The file is not a TFLite model this reader (or an interpreter) should trust."""
-
-
-class _CorruptError(Exception):
-    """An offset, length or index in the flatbuffer that cannot be right."""
 
 
 @dataclass(frozen=True)
@@ -145,88 +104,6 @@ class ModelFile:
         return [f"{name} x{n}" for name, n in sorted(counts.items())]
 
 
-class _Reader:
-    """Bounds-checked reads over one flatbuffer, with a cap on the total work."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.size = len(data)
-        # Vectors may alias: a small file could make us read the same large vector
-        # once per table that points at it. Every element read or copied is charged here.
-        self.budget = 4 * self.size + 2**16
-
-    def charge(self, amount: int) -> None:
-        self.budget -= amount
-        if self.budget < 0:
-            raise _CorruptError("its tables point at the same data over and over")
-
-    def get(self, flags: type, pos: int) -> int:
-        if pos < 0 or pos + flags.bytewidth > self.size:
-            raise _CorruptError(f"offset {pos} is outside the {self.size}-byte file")
-        return encode.Get(flags.packer_type, self.data, pos)
-
-    def table(self, pos: int) -> _Table:
-        vtable = pos - self.get(nt.SOffsetTFlags, pos)
-        vtable_len = self.get(nt.VOffsetTFlags, vtable)
-        object_len = self.get(nt.VOffsetTFlags, vtable + 2)
-        if vtable_len < 4 or vtable_len % 2 or vtable + vtable_len > self.size:
-            raise _CorruptError(f"table at offset {pos} has a malformed vtable")
-        if object_len < 4 or pos + object_len > self.size:
-            raise _CorruptError(f"table at offset {pos} runs past the end of the file")
-        self.charge(16)
-        return _Table(self, pos, vtable, vtable_len, object_len)
-
-
-@dataclass(frozen=True)
-class _Table:
-    """One flatbuffer table; `slot` is the field's position in schema.fbs."""
-
-    reader: _Reader
-    pos: int
-    vtable: int
-    vtable_len: int
-    object_len: int
-
-    def _field(self, slot: int) -> int:
-        entry = 4 + 2 * slot
-        if entry >= self.vtable_len:
-            return 0  # written by an older schema: the field takes its default
-        offset = self.reader.get(nt.VOffsetTFlags, self.vtable + entry)
-        if offset >= self.object_len:
-            raise _CorruptError(f"field {slot} of the table at {self.pos} lies outside it")
-        return self.pos + offset if offset else 0
-
-    def scalar(self, slot: int, flags: type, default: int = 0) -> int:
-        field = self._field(slot)
-        return self.reader.get(flags, field) if field else default
-
-    def span(self, slot: int, width: int) -> tuple[int, int]:
-        """(start, count) of a vector field, checked to lie inside the file."""
-        field = self._field(slot)
-        if not field:
-            return 0, 0
-        start = field + self.reader.get(nt.UOffsetTFlags, field)
-        count = self.reader.get(nt.UOffsetTFlags, start)
-        if start + 4 + count * width > self.reader.size:
-            raise _CorruptError(f"vector at offset {start} claims {count} items, past the end")
-        return start + 4, count
-
-    def ints(self, slot: int) -> tuple[int, ...]:
-        start, count = self.span(slot, 4)
-        self.reader.charge(count)
-        return struct.unpack_from(f"<{count}i", self.reader.data, start)
-
-    def string(self, slot: int) -> str:
-        start, count = self.span(slot, 1)
-        self.reader.charge(count)
-        return self.reader.data[start : start + count].decode("utf-8", "replace")
-
-    def tables(self, slot: int) -> list[_Table]:
-        start, count = self.span(slot, 4)
-        items = (start + 4 * i for i in range(count))
-        return [self.reader.table(p + self.reader.get(nt.UOffsetTFlags, p)) for p in items]
-
-
 _Code = tuple[str, int, bool]  # an operator code: name, version, custom
 _Span = tuple[int, int]  # where a buffer's bytes lie in the file: start, length
 
@@ -239,22 +116,22 @@ class _Graph(NamedTuple):
     outputs: tuple[int, ...]
 
 
-def _opcodes(model: _Table) -> list[_Code]:
+def _opcodes(model: Table) -> list[_Code]:
     """(name, version, custom) per operator code."""
     codes = []
     for code in model.tables(1):
         # Codes past 127 do not fit the old int8 field, which then holds 127.
         builtin = max(code.scalar(0, nt.Int8Flags), code.scalar(3, nt.Int32Flags))
         version = code.scalar(2, nt.Int32Flags, default=1)
-        if builtin == _CUSTOM:
+        if builtin == CUSTOM:
             codes.append((code.string(1) or "CUSTOM", version, True))
         else:
-            known = 0 <= builtin < len(_BUILTIN_OPS)
-            codes.append((_BUILTIN_OPS[builtin] if known else f"BUILTIN_{builtin}", version, False))
+            known = 0 <= builtin < len(BUILTIN_OPS)
+            codes.append((BUILTIN_OPS[builtin] if known else f"BUILTIN_{builtin}", version, False))
     return codes
 
 
-def _buffers(reader: _Reader, model: _Table) -> list[_Span]:
+def _buffers(reader: FlatbufferReader, model: Table) -> list[_Span]:
     """(start, length) in the file of each buffer's bytes; (0, 0) when empty."""
     spans = []
     for i, buffer in enumerate(model.tables(4)):
@@ -263,7 +140,7 @@ def _buffers(reader: _Reader, model: _Table) -> list[_Span]:
             # Models over 2 GB keep buffers after the flatbuffer, addressed from file start.
             start, length = buffer.scalar(1, nt.Uint64Flags), buffer.scalar(2, nt.Uint64Flags)
             if start + length > reader.size:
-                raise _CorruptError(f"buffer {i} lies outside the file")
+                raise CorruptError(f"buffer {i} lies outside the file")
         spans.append((start, length))
     return spans
 
@@ -272,21 +149,21 @@ def _check(what: str, indices: tuple[int, ...], limit: int, optional: bool = Fal
     low = -1 if optional else 0
     bad = [i for i in indices if not low <= i < limit]
     if bad:
-        raise _CorruptError(f"{what} refers to tensor {bad[0]} of {limit}")
+        raise CorruptError(f"{what} refers to tensor {bad[0]} of {limit}")
 
 
-def _tensors(graph: _Table, spans: list[_Span]) -> tuple[TensorInfo, ...]:
+def _tensors(graph: Table, spans: list[_Span]) -> tuple[TensorInfo, ...]:
     tensors = []
     for tensor in graph.tables(0):
         buffer = tensor.scalar(2, nt.Uint32Flags)
         if buffer >= len(spans):
-            raise _CorruptError(f"tensor {len(tensors)} uses buffer {buffer} of {len(spans)}")
+            raise CorruptError(f"tensor {len(tensors)} uses buffer {buffer} of {len(spans)}")
         dtype = tensor.scalar(1, nt.Int8Flags)
-        known = 0 <= dtype < len(_TENSOR_TYPES)
+        known = 0 <= dtype < len(TENSOR_TYPES)
         tensors.append(
             TensorInfo(
                 name=tensor.string(3),
-                dtype=_TENSOR_TYPES[dtype] if known else f"type{dtype}",
+                dtype=TENSOR_TYPES[dtype] if known else f"type{dtype}",
                 shape=tensor.ints(0),
                 has_data=spans[buffer][1] > 0,
                 is_variable=bool(tensor.scalar(5, nt.BoolFlags)),
@@ -295,7 +172,7 @@ def _tensors(graph: _Table, spans: list[_Span]) -> tuple[TensorInfo, ...]:
     return tuple(tensors)
 
 
-def _subgraph(graph: _Table, codes: list[_Code], spans: list[_Span]) -> _Graph:
+def _subgraph(graph: Table, codes: list[_Code], spans: list[_Span]) -> _Graph:
     tensors = _tensors(graph, spans)
     inputs, outputs = graph.ints(1), graph.ints(2)
     _check("a subgraph input", inputs, len(tensors))
@@ -304,7 +181,7 @@ def _subgraph(graph: _Table, codes: list[_Code], spans: list[_Span]) -> _Graph:
     for i, op in enumerate(graph.tables(3)):
         index = op.scalar(0, nt.Uint32Flags)
         if index >= len(codes):
-            raise _CorruptError(f"operator {i} uses opcode {index} of {len(codes)}")
+            raise CorruptError(f"operator {i} uses opcode {index} of {len(codes)}")
         operator = OperatorInfo(codes[index][0], op.ints(1), op.ints(2))
         _check(f"operator {i}", operator.inputs + operator.outputs, len(tensors), optional=True)
         operators.append(operator)
@@ -312,13 +189,13 @@ def _subgraph(graph: _Table, codes: list[_Code], spans: list[_Span]) -> _Graph:
     return _Graph(tensors, tuple(operators), tuple(opcode_indices), inputs, outputs)
 
 
-def _signature_outputs(model: _Table, tensor_counts: list[int]) -> dict[str, int]:
+def _signature_outputs(model: Table, tensor_counts: list[int]) -> dict[str, int]:
     signatures = model.tables(7)
     if not signatures:
         return {}
     graph = signatures[0].scalar(4, nt.Uint32Flags)
     if graph >= len(tensor_counts):
-        raise _CorruptError(f"the signature names subgraph {graph} of {len(tensor_counts)}")
+        raise CorruptError(f"the signature names subgraph {graph} of {len(tensor_counts)}")
     outputs = {}
     for entry in signatures[0].tables(1):
         outputs[entry.string(0)] = index = entry.scalar(1, nt.Uint32Flags)
@@ -326,12 +203,12 @@ def _signature_outputs(model: _Table, tensor_counts: list[int]) -> dict[str, int
     return outputs
 
 
-def _metadata(reader: _Reader, model: _Table, spans: list[_Span]) -> dict[str, bytes]:
+def _metadata(reader: FlatbufferReader, model: Table, spans: list[_Span]) -> dict[str, bytes]:
     metadata = {}
     for entry in model.tables(6):
         buffer = entry.scalar(1, nt.Uint32Flags)
         if buffer >= len(spans):
-            raise _CorruptError(f"metadata uses buffer {buffer} of {len(spans)}")
+            raise CorruptError(f"metadata uses buffer {buffer} of {len(spans)}")
         start, length = spans[buffer]
         reader.charge(length)
         metadata[entry.string(0)] = reader.data[start : start + length]
@@ -339,12 +216,12 @@ def _metadata(reader: _Reader, model: _Table, spans: list[_Span]) -> dict[str, b
 
 
 def _parse(data: bytes, path: Path | None) -> ModelFile:
-    reader = _Reader(data)
+    reader = FlatbufferReader(data)
     model = reader.table(reader.get(nt.UOffsetTFlags, 0))
     codes, spans = _opcodes(model), _buffers(reader, model)
     graphs = [_subgraph(graph, codes, spans) for graph in model.tables(2)]
     if not graphs:
-        raise _CorruptError("it has no subgraphs")
+        raise CorruptError("it has no subgraphs")
     uses = Counter(index for graph in graphs for index in graph.opcode_indices)
     merged: Counter[_Code] = Counter()
     for index, code in enumerate(codes):
@@ -400,16 +277,16 @@ def read_model_file(path_or_bytes: str | Path | bytes, max_size: int = 512 * 2**
         data = _load(path, max_size)
     if len(data) < _MIN_SIZE:
         raise ModelFileError(f"{label} is {len(data)} bytes: too small to be a TFLite model")
-    if data[4:8] != _IDENTIFIER:
+    if data[4:8] != IDENTIFIER:
         raise ModelFileError(
-            f"{label} has identifier {data[4:8]!r}, not {_IDENTIFIER!r}: not a TFLite flatbuffer"
+            f"{label} has identifier {data[4:8]!r}, not {IDENTIFIER!r}: not a TFLite flatbuffer"
         )
     try:
         model = _parse(data, path)
-    except _CorruptError as error:
+    except CorruptError as error:
         raise ModelFileError(f"{label} is truncated or corrupt: {error}") from None
-    if model.schema_version != _SCHEMA_VERSION:
+    if model.schema_version != SCHEMA_VERSION:
         raise ModelFileError(
-            f"{label} has schema version {model.schema_version}; only {_SCHEMA_VERSION} is known"
+            f"{label} has schema version {model.schema_version}; only {SCHEMA_VERSION} is known"
         )
     return model

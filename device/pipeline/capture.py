@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from pisight.device.pipeline.handoff import LatestSlot, SlotClosedError
+from pisight.device.pipeline.staleness import SOURCE_STALL_S
 from pisight.device.sources.base import FrameSource, SourceError, as_bgr
 from pisight.device.sources.frames import Frame
 
@@ -52,7 +53,8 @@ class CaptureOptions:
     reopen_backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0)
     # No frame from a live source for this long marks it offline and closes it, which
     # unblocks a hung read; the source is then reopened with the backoff above.
-    stall_timeout_s: float = 5.0
+    # Not the stale threshold: staleness.py says why the two are apart.
+    stall_timeout_s: float = SOURCE_STALL_S
     # A source that opens and fails again at once would otherwise reopen every 0.5 s.
     max_reopens_per_minute: int = 6
     # How long a lossless put waits before checking for stop again.

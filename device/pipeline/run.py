@@ -15,10 +15,11 @@ import logging
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pisight.device.live.broadcast import FrameBroadcast
+from pisight.device.live.broadcast import BroadcastSink, FrameBroadcast
 from pisight.device.live.options import ServerOptions, check_exposure, parse_auth, parse_listen
 from pisight.device.live.server import LiveServer
 from pisight.device.model.bundle import locate_model
@@ -28,7 +29,8 @@ from pisight.device.model.runtime import RUNTIMES, default_threads
 from pisight.device.pipeline.capture import CaptureWorker
 from pisight.device.pipeline.cores import pin_current_thread, plan_cores
 from pisight.device.pipeline.handoff import LatestSlot
-from pisight.device.pipeline.stages import Pipeline, PipelineOptions
+from pisight.device.pipeline.options import PipelineOptions
+from pisight.device.pipeline.stages import Pipeline
 from pisight.device.pipeline.stats import Summary
 from pisight.device.pipeline.systemd import systemd_hooks
 from pisight.device.sources.files import open_source
@@ -164,7 +166,8 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     cores = plan_cores(args.threads)
     if cores:
         pin_current_thread(cores.io)  # capture, pipeline and server threads inherit it
-    serve = None if args.no_serve else server_options(args, f"pisight · {Path(args.model).name}")
+    model = Path(args.model).name
+    serve = None if args.no_serve else server_options(args, f"pisight · {model}")
     spec = args.source or default_source()
     frames = LatestSlot()
 
@@ -181,20 +184,14 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
         on_first_frame=hooks.get("on_first_frame"), on_heartbeat=hooks.get("on_heartbeat"),
         inference_cores=cores.inference if cores else None,
     )  # fmt: skip
-    broadcast = FrameBroadcast() if serve else None
-    pipeline = Pipeline(detector, capture, frames, options, broadcast)
+    broadcast = FrameBroadcast()
+    # One ServerOptions paces both the encoder (the sink) and each viewer (the server).
+    sinks = [BroadcastSink(broadcast, serve)] if serve else []
+    pipeline = Pipeline(detector, capture, frames, options, sinks)
     server = None
     try:
-        if serve and broadcast:
-            server = LiveServer(
-                serve,
-                broadcast,
-                lambda: {
-                    **pipeline.status(),
-                    "viewers": broadcast.viewers,
-                    "model": Path(args.model).name,
-                },
-            )
+        if serve:
+            server = LiveServer(serve, broadcast, lambda: replace(pipeline.status(), model=model))
             server.start()
             host, port = server.address
             log.info("live view on http://%s:%d/", host if ":" not in host else f"[{host}]", port)

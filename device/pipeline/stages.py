@@ -1,14 +1,15 @@
 """The device pipeline: capture -> prepare -> inference -> decode -> output, a thread each.
 
-    pipeline = Pipeline(detector, capture, PipelineOptions(max_frames=200), broadcast)
-    summary = pipeline.run(stop_event)      # blocks until the source ends, N frames, or stop
+    sinks = [BroadcastSink(broadcast, server_options)]  # beside a --record MP4, if any
+    pipeline = Pipeline(detector, capture, frames, PipelineOptions(max_frames=200), sinks)
+    summary = pipeline.run(stop_event)  # blocks until the source ends, N frames, or stop
     print(summary.line())
 
 Threads are joined by one-slot LatestSlot handoffs: for a live camera a slow stage
 drops stale frames (counted) instead of queueing them; a file source is lossless.
 The inference thread only feeds the interpreter: resizing the next frame and decoding
 the last one's outputs run beside the invoke, not between two invokes.
-The output thread draws and JPEG-encodes a frame only when someone consumes it (a
+The output thread draws and JPEG-encodes a frame only when one of its sinks wants it (a
 viewer, a snapshot, the recorder), once, and every viewer shares those bytes.
 """
 
@@ -17,8 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,41 +29,18 @@ from pisight.device.model.detector import Detector, RawOutputs
 from pisight.device.pipeline.capture import CaptureWorker
 from pisight.device.pipeline.cores import pin_current_thread
 from pisight.device.pipeline.handoff import LatestSlot, SlotClosedError
+from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stats import RunStats, Summary
+from pisight.device.pipeline.status import RunStatus
 from pisight.device.pipeline.watchdog import InvokeWatchdog
-from pisight.device.render.renderer import Broadcast, StreamRenderer
+from pisight.device.render.frame_sink import FrameSink
+from pisight.device.render.renderer import StreamRenderer
 from pisight.device.render.sinks import DetectionLog, MetricsLog, Recorder
 from pisight.device.sources.frames import Frame
 
 log = logging.getLogger("pisight.pipeline")
 POLL_S = 0.2  # every blocking wait wakes this often to notice a stop
 SHUTDOWN_S = 3.0  # all threads together; SIGTERM must end the process within 5 s
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    max_frames: int | None = None
-    """Stop after this many processed frames."""
-    detections_jsonl: Path | None = None
-    metrics_csv: Path | None = None
-    record_mp4: Path | None = None
-    record_fps: float = 15.0
-    jpeg_quality: int = 80
-    stream_fps: float = 30.0
-    """Most frames per second encoded for viewers; a browser needs no more."""
-    overlay: bool = True
-    """Draw the FPS/CPU/memory line on the stream."""
-    metrics_interval_s: float = 1.0
-    on_first_frame: Any = None
-    """Called once after the first processed frame (systemd READY, launch timing)."""
-    on_heartbeat: Any = None
-    """Called from the decode loop at most once a second (systemd watchdog)."""
-    inference_cores: frozenset[int] | None = None
-    """Pin the inference thread to these cores (see cores.py); None leaves it free."""
-    invoke_timeout_s: float = 10.0
-    """An invoke running longer is abandoned and inference restarts on a new interpreter."""
-    stale_after_s: float = 2.0
-    """No new result for this long: viewers get the last picture marked stale, once a second."""
 
 
 @dataclass
@@ -91,12 +69,12 @@ class Pipeline:
         capture: CaptureWorker,
         frame_slot: LatestSlot[Frame],
         options: PipelineOptions,
-        broadcast: Broadcast | None = None,
+        sinks: Sequence[FrameSink] = (),
     ) -> None:
+        """sinks: outputs from outside (the live view); the recorder comes from options."""
         self.detector = detector
         self.capture = capture
         self.options = options
-        self.broadcast = broadcast
         self._frames_in = frame_slot
         self._prepared: LatestSlot[_Prepared] = LatestSlot()
         self._inferred: LatestSlot[_Inferred] = LatestSlot()
@@ -113,9 +91,8 @@ class Pipeline:
         self._recorder = (
             Recorder(options.record_mp4, options.record_fps) if options.record_mp4 else None
         )
-        self._renderer = StreamRenderer(
-            broadcast, self._recorder, options.jpeg_quality, options.stream_fps, options.overlay
-        )
+        recording = [self._recorder] if self._recorder else []
+        self._renderer = StreamRenderer([*recording, *sinks], options.jpeg_quality, options.overlay)
         self._watchdog = InvokeWatchdog(options.invoke_timeout_s)
         self.error: BaseException | None = None
 
@@ -162,12 +139,11 @@ class Pipeline:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         summary = self.summary()
         if self._metrics_log:
-            self._metrics_log.write({**self.status(), **summary.values}, row="summary")
+            self._metrics_log.write(summary.in_status(self.status()), row="summary")
             self._metrics_log.close()
         if self._detection_log:
             self._detection_log.close()
-        if self._recorder:
-            self._recorder.close()
+        self._renderer.close()
         return summary
 
     # -- stages ----------------------------------------------------------------------
@@ -257,22 +233,14 @@ class Pipeline:
         self._threads = [t for t in self._threads if t.name != "inference"]
         self._start_thread("inference", lambda: self._inference_loop(generation))
 
-    def _stale_reason(self) -> str | None:
-        if not self.capture.online:
-            return "source offline"
-        age = self.stats.last_frame_age_s
-        if age is not None and age > self.options.stale_after_s:
-            return "inference stalled"
-        return None
-
     def _output_loop(self) -> None:
         while True:
             try:
                 result = self._results.get(timeout=POLL_S)
             except SlotClosedError:
                 return
-            if result is None:
-                self._renderer.publish_stale(self._stale_reason())
+            if result is None:  # the same verdict /healthz gives, from the same status
+                self._renderer.publish_stale(self.status().stale_reason)
             else:
                 self._renderer.render(result.frame.image, result.detections, self.status())
 
@@ -293,17 +261,18 @@ class Pipeline:
         """Frames captured that never reached inference."""
         return self.capture.dropped + self._prepared.dropped
 
-    def status(self) -> dict[str, Any]:
-        return {
-            **self.stats.snapshot(),
-            "dropped_frames": self.dropped,
-            "source": self.capture.description,
-            "source_online": self.capture.online,
-            "runtime": self.detector.runtime,
-            "inference_restarts": self._watchdog.restarts,
-            "source_stalls": self.capture.stalls,
-            "bad_frames": self.capture.bad_frames,
-        }
+    def status(self) -> RunStatus:
+        return replace(
+            self.stats.snapshot(),
+            dropped_frames=self.dropped,
+            source=self.capture.description,
+            source_online=self.capture.online,
+            runtime=self.detector.runtime,
+            inference_restarts=self._watchdog.restarts,
+            source_stalls=self.capture.stalls,
+            bad_frames=self.capture.bad_frames,
+            stale_after_s=self.options.stale_after_s,
+        )
 
     def summary(self) -> Summary:
         return self.stats.summary(self.dropped)

@@ -3,17 +3,22 @@
 stats = RunStats()
 stats.record(inference_ms=11.8)        # once per processed frame (decode thread)
 stats.sample()                         # once per second (metrics thread)
-stats.snapshot()["fps"], stats.summary(dropped=3).line()
+stats.snapshot().fps, stats.summary(dropped=3).line()
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
 
-from pisight.device.pipeline.meters import FPSMonitor, LatencyWindow, SystemSampler
+from pisight.device.pipeline.meters import (
+    FPSMonitor,
+    LatencyWindow,
+    SystemReading,
+    SystemSampler,
+)
+from pisight.device.pipeline.status import RunStatus
 
 
 @dataclass(frozen=True)
@@ -23,13 +28,18 @@ class Summary:
     inference_ms_p50: float | None
     rss_mb_max: float
     dropped: int
-    values: dict[str, Any] = field(default_factory=dict)
 
     def line(self) -> str:
         p50 = "" if self.inference_ms_p50 is None else f"{self.inference_ms_p50:.2f}"
         return (
             f"frames={self.frames} fps={self.fps:.2f} inference_ms_p50={p50} "
             f"rss_mb_max={self.rss_mb_max:.1f} dropped={self.dropped}"
+        )
+
+    def in_status(self, status: RunStatus) -> RunStatus:
+        """status with the whole run's frames, FPS and peak memory: the CSV's summary row."""
+        return replace(
+            status, frames=self.frames, fps=round(self.fps, 2), rss_mb=round(self.rss_mb_max, 1)
         )
 
 
@@ -47,7 +57,7 @@ class RunStats:
         self._fps = FPSMonitor()
         self._latency = LatencyWindow()
         self._sampler = SystemSampler()
-        self._system: dict[str, Any] = {}
+        self._reading: SystemReading | None = None  # None until the first sample
         self._lock = threading.Lock()
 
     def record(self, inference_ms: float) -> bool:
@@ -67,13 +77,7 @@ class RunStats:
         reading = self._sampler.sample()
         self.rss_mb_max = max(self.rss_mb_max, reading.rss_mb)
         with self._lock:
-            self._system = {
-                "cpu_percent": reading.cpu_percent,
-                "system_cpu_percent": reading.system_cpu_percent,
-                "rss_mb": round(reading.rss_mb, 1),
-                "temperature_c": reading.temperature_c,
-                "throttled": reading.throttled,
-            }
+            self._reading = reading
 
     @property
     def last_frame_age_s(self) -> float | None:
@@ -81,23 +85,26 @@ class RunStats:
             return None
         return time.monotonic() - self.last_result_at
 
-    def snapshot(self) -> dict[str, Any]:
-        """The DESIGN.md CSV columns this object knows (time, frames, fps, latency, system)."""
+    def snapshot(self) -> RunStatus:
+        """What this object knows (counts, FPS, latency, system); the pipeline adds the rest."""
         with self._lock:
-            system = dict(self._system)
+            reading = self._reading
         age = self.last_frame_age_s
-        return {
-            "time": round(time.time(), 3),
-            "frames": self.frames,
-            "fps": round(self._fps.fps, 2),
-            "inference_ms_p50": _rounded(self._latency.percentile(50)),
-            "inference_ms_p90": _rounded(self._latency.percentile(90)),
-            **{key: system.get(key) for key in (
-                "cpu_percent", "system_cpu_percent", "rss_mb", "temperature_c", "throttled"
-            )},
-            "last_frame_age_s": None if age is None else round(age, 3),
-            "uptime_s": round(time.monotonic() - self.started, 1),
-        }  # fmt: skip
+        return RunStatus(
+            time=round(time.time(), 3),
+            frames=self.frames,
+            fps=round(self._fps.fps, 2),
+            inference_ms_p50=_rounded(self._latency.percentile(50)),
+            inference_ms_p90=_rounded(self._latency.percentile(90)),
+            # `reading and ...`: None, as for a missing sensor, until the first sample
+            cpu_percent=reading and reading.cpu_percent,
+            system_cpu_percent=reading and reading.system_cpu_percent,
+            rss_mb=reading and round(reading.rss_mb, 1),
+            temperature_c=reading and reading.temperature_c,
+            throttled=reading and reading.throttled,
+            last_frame_age_s=None if age is None else round(age, 3),
+            uptime_s=round(time.monotonic() - self.started, 1),
+        )
 
     def summary(self, dropped: int) -> Summary:
         self.sample()
@@ -110,11 +117,9 @@ class RunStats:
             fps = counted / max(span, 1e-9)
         elif self.frames > 1 and self.first_frame_at and self.last_result_at:
             fps = (self.frames - 1) / max(self.last_result_at - self.first_frame_at, 1e-9)
-        values = {"frames": self.frames, "fps": round(fps, 2), "rss_mb": round(self.rss_mb_max, 1)}
         return Summary(
-            self.frames, fps, _rounded(self._latency.percentile(50)), self.rss_mb_max, dropped,
-            values,
-        )  # fmt: skip
+            self.frames, fps, _rounded(self._latency.percentile(50)), self.rss_mb_max, dropped
+        )
 
 
 def _rounded(value: float | None) -> float | None:

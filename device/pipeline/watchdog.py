@@ -5,7 +5,7 @@ deadline the pipeline abandons that thread (a daemon, left blocked in C++) and s
 fresh inference thread with a fresh interpreter; the generation number tells the
 abandoned thread, should it ever return, that its result is no longer wanted.
 
-    watchdog = InvokeWatchdog(timeout_s=10.0)
+    watchdog = InvokeWatchdog(timeout_s=INVOKE_TIMEOUT_S)
     generation = watchdog.generation
     watchdog.begin()
     raw = detector.infer(tensor)
@@ -27,13 +27,15 @@ import time
 import cv2
 import numpy as np
 
+from pisight.device.pipeline.staleness import INVOKE_TIMEOUT_S
+
 STALE_COLOR = (0, 0, 255)  # BGR red
 
 
 class InvokeWatchdog:
     """Deadline and generation of the inference thread's current invoke."""
 
-    def __init__(self, timeout_s: float = 10.0) -> None:
+    def __init__(self, timeout_s: float = INVOKE_TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
         self.generation = 0
         self.restarts = 0

@@ -8,12 +8,11 @@ Drawing happens in place on the frame the pipeline hands over (it is not reused)
 
 from __future__ import annotations
 
-from typing import Any
-
 import cv2
 import numpy as np
 
 from pisight.device.model.detections import Detections
+from pisight.device.pipeline.status import RunStatus
 
 # A colour-blind-friendly palette (Okabe-Ito), BGR; a class keeps its colour.
 PALETTE = (
@@ -83,15 +82,15 @@ class MetricsOverlay:
     def __init__(self, text_scale: float = 0.5) -> None:
         self.text_scale = text_scale
 
-    def annotate(self, scene: np.ndarray, status: dict[str, Any]) -> np.ndarray:
-        parts = [f"{status.get('fps') or 0:.1f} fps"]
-        if status.get("inference_ms_p50") is not None:
-            parts.append(f"infer {status['inference_ms_p50']:.1f} ms")
-        if status.get("cpu_percent") is not None:
-            parts.append(f"cpu {status['cpu_percent']:.0f}%")
-        if status.get("rss_mb") is not None:
-            parts.append(f"{status['rss_mb']:.0f} MB")
-        if status.get("temperature_c") is not None:
-            parts.append(f"{status['temperature_c']:.0f} C")
+    def annotate(self, scene: np.ndarray, status: RunStatus) -> np.ndarray:
+        parts = [f"{status.fps:.1f} fps"]
+        if status.inference_ms_p50 is not None:
+            parts.append(f"infer {status.inference_ms_p50:.1f} ms")
+        if status.cpu_percent is not None:
+            parts.append(f"cpu {status.cpu_percent:.0f}%")
+        if status.rss_mb is not None:
+            parts.append(f"{status.rss_mb:.0f} MB")
+        if status.temperature_c is not None:
+            parts.append(f"{status.temperature_c:.0f} C")
         _label(scene, "  ".join(parts), (8, 24), (40, 40, 40), self.text_scale, (255, 255, 255))
         return scene

@@ -1,78 +1,73 @@
-"""The output stage's drawing and encoding: one annotated JPEG per frame someone watches.
+"""The output stage's drawing and encoding: one annotated frame for the sinks that want it.
 
-    renderer = StreamRenderer(broadcast, recorder, jpeg_quality=80, stream_fps=30, overlay=True)
-    renderer.render(frame_image, detections, status)     # draws, records, encodes, publishes
-    renderer.publish_stale("source offline")             # last picture with a stale marker
+    renderer = StreamRenderer([recorder, BroadcastSink(broadcast, server_options)], 80)
+    renderer.render(frame_image, detections, status)   # draws, encodes once, hands over
+    renderer.publish_stale("source offline")           # last picture with a stale marker
+    renderer.close()                                   # closes every sink
 
-Nobody watching and no recorder means no drawing and no encoding at all; viewers get
-at most stream_fps frames a second, all sharing the same encoded bytes.
+No sink wanting the frame (nobody watching, no recorder) means no drawing and no encoding
+at all; the JPEG is encoded at most once a frame, and every JPEG sink shares those bytes.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from pisight.device.model.detections import Detections
+from pisight.device.pipeline.status import RunStatus
 from pisight.device.pipeline.watchdog import draw_stale_marker
 from pisight.device.render.annotators import BoxAnnotator, MetricsOverlay
-from pisight.device.render.sinks import Recorder
+from pisight.device.render.frame_sink import AnnotatedFrame, FrameSink
 
-
-class Broadcast(Protocol):
-    def wanted(self) -> bool: ...
-    def publish(self, jpeg: bytes) -> None: ...
+STALE_REPEAT_S = 1.0  # a frozen picture needs its marker refreshed, not a stream of copies
 
 
 class StreamRenderer:
     def __init__(
-        self,
-        broadcast: Broadcast | None,
-        recorder: Recorder | None,
-        jpeg_quality: int = 80,
-        stream_fps: float = 30.0,
-        overlay: bool = True,
+        self, sinks: Sequence[FrameSink], jpeg_quality: int = 80, overlay: bool = True
     ) -> None:
-        self.broadcast = broadcast
-        self.recorder = recorder
+        self._sinks = tuple(sinks)
         self._quality = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
-        self._min_interval = 1.0 / stream_fps
         self._overlay = MetricsOverlay() if overlay else None
         self._boxes = BoxAnnotator()
-        self._last_encoded = 0.0
         self._last_marked = 0.0
         self._last_scene: np.ndarray | None = None
 
-    def render(self, image: np.ndarray, detections: Detections, status: dict[str, Any]) -> None:
+    def render(self, image: np.ndarray, detections: Detections, status: RunStatus) -> None:
         """Draw on image (in place: the pipeline hands each frame over once)."""
-        viewers = self.broadcast is not None and self.broadcast.wanted()
-        viewers = viewers and time.monotonic() - self._last_encoded >= self._min_interval
-        if not viewers and self.recorder is None:
+        wanting = [sink for sink in self._sinks if sink.wants_frame(stale=False)]
+        if not wanting:
             return  # nobody looks: drawing and encoding would only cost CPU
         scene = self._boxes.annotate(image, detections)
         if self._overlay:
             scene = self._overlay.annotate(scene, status)
-        if self.recorder:
-            self.recorder.write(scene)
-        if viewers:
-            self._last_scene = scene
-            self._last_encoded = time.monotonic()
-            self._publish(scene)
+        self._last_scene = scene
+        self._hand_over(scene, wanting)
 
     def publish_stale(self, reason: str | None) -> None:
         """Re-send the last picture with a stale marker, at most once a second."""
         now = time.monotonic()
-        if reason is None or self._last_scene is None or self.broadcast is None:
+        if reason is None or self._last_scene is None or now - self._last_marked < STALE_REPEAT_S:
             return
-        if now - self._last_marked < 1.0 or not self.broadcast.wanted():
+        wanting = [sink for sink in self._sinks if sink.wants_frame(stale=True)]
+        if not wanting:
             return
         self._last_marked = now
-        self._publish(draw_stale_marker(self._last_scene, reason))
+        self._hand_over(draw_stale_marker(self._last_scene, reason), wanting)
 
-    def _publish(self, scene: np.ndarray) -> None:
-        ok, jpeg = cv2.imencode(".jpg", scene, self._quality)
-        if ok and self.broadcast is not None:
-            self.broadcast.publish(jpeg.tobytes())
+    def close(self) -> None:
+        for sink in self._sinks:
+            sink.close()
+
+    def _hand_over(self, scene: np.ndarray, sinks: list[FrameSink]) -> None:
+        jpeg = None
+        if any(sink.frame_format == "jpeg" for sink in sinks):
+            ok, encoded = cv2.imencode(".jpg", scene, self._quality)
+            jpeg = encoded.tobytes() if ok else None
+        frame = AnnotatedFrame(scene, jpeg)
+        for sink in sinks:
+            sink.write(frame)

@@ -1,8 +1,11 @@
 """Files `pisight run` writes: per-frame detections (JSONL), per-second metrics (CSV),
-and the annotated video (MP4). Formats are stable (DESIGN.md): tools read them.
+and the annotated video (MP4). Formats are stable (docs/ARCHITECTURE.md, "Stable output
+formats"): tools read them.
 
     with DetectionLog(path, source="video:x.mp4") as log:
         log.write(frame, detections, inference_ms)
+    MetricsLog(path).write(pipeline.status())
+    StreamRenderer([Recorder(path, fps=15.0), ...])   # the MP4 is one of the renderer's sinks
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
 from pisight.device.model.detections import Detections
+from pisight.device.pipeline.status import RunStatus
+from pisight.device.render.frame_sink import AnnotatedFrame, FrameFormat
 from pisight.device.sources.frames import Frame
 
 CSV_COLUMNS = (
@@ -73,13 +77,16 @@ class MetricsLog:
 
     def __init__(self, path: str | Path) -> None:
         self._file = _open_for_writing(path)
-        self._writer = csv.DictWriter(self._file, CSV_COLUMNS, extrasaction="ignore")
-        self._writer.writeheader()
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(CSV_COLUMNS)
 
-    def write(self, values: dict[str, Any], row: str = "interval") -> None:
-        cells = {key: _cell(values.get(key)) for key in CSV_COLUMNS}
-        cells["row"] = row
-        self._writer.writerow(cells)
+    def write(self, status: RunStatus, row: str = "interval") -> None:
+        values = (
+            status.time, status.frames, status.fps, status.inference_ms_p50,
+            status.inference_ms_p90, status.cpu_percent, status.system_cpu_percent,
+            status.rss_mb, status.temperature_c, status.throttled, status.dropped_frames,
+        )  # fmt: skip
+        self._writer.writerow([*map(_cell, values), row])  # in CSV_COLUMNS order
 
     def close(self) -> None:
         self._file.close()
@@ -97,6 +104,8 @@ def _cell(value: Any) -> str:
 class Recorder:
     """MP4 of the annotated frames; opened at the first frame, whose size it keeps."""
 
+    frame_format: FrameFormat = "bgr"
+
     def __init__(self, path: str | Path, fps: float = 15.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +114,12 @@ class Recorder:
         self._size: tuple[int, int] | None = None
         self.frames = 0
 
-    def write(self, image: np.ndarray) -> None:
+    def wants_frame(self, stale: bool) -> bool:
+        # Every new frame; a stall stays a gap in the video rather than copies of a banner.
+        return not stale
+
+    def write(self, frame: AnnotatedFrame) -> None:
+        image = frame.image
         size = (image.shape[1], image.shape[0])
         if self._writer is None:
             self._writer = cv2.VideoWriter(

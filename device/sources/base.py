@@ -1,7 +1,7 @@
 """What every frame source shares: the Protocol, its options, its error and BGR checking.
 
-sources.py (files, directories, spec resolution) and cameras.py (Pi camera, webcams,
-streams) both build on this module; import the names from ``pisight.device.sources.files``::
+files.py (files, directories, spec resolution) and cameras.py (Pi camera, webcams,
+streams) both build on this module; import each name from the module that defines it::
 
     class MySource(BaseSource):
         def _read_raw(self) -> object | None:

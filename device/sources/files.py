@@ -5,7 +5,7 @@ once a finite source has ended, and raises ``SourceError`` when a device or stre
 fails (the capture worker then reopens it). The kind is resolved from the spec
 string and the class is picked from the explicit ``SOURCE_KINDS`` dict.
 Files and directories live here, live cameras in cameras.py, and what every source
-shares in source_base.py; all of them are importable from this module.
+shares in base.py.
 
 Usage::
 

@@ -8,6 +8,7 @@ import cv2
 import pytest
 
 from pisight.device.sources.testpattern import render_frame
+from tests.cache import built_once
 
 
 @pytest.fixture(scope="session")
@@ -16,10 +17,12 @@ def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from pisight.convert.ssd.model import save_detector
     from tests.models import live_random_ssd
 
-    model, config = live_random_ssd()
-    path = tmp_path_factory.mktemp("detector") / "tiny.keras"
-    save_detector(model, config, path)
-    return path
+    def build(root: Path) -> Path:
+        model, config = live_random_ssd()
+        save_detector(model, config, root / "tiny.keras")
+        return root / "tiny.keras"
+
+    return built_once(tmp_path_factory, "tiny-detector", build)
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +30,11 @@ def tiny_saved_model(tiny_detector: Path, tmp_path_factory: pytest.TempPathFacto
     from pisight.convert.ssd.export import export_saved_model
     from pisight.convert.ssd.model import load_detector
 
-    model, config = load_detector(tiny_detector)
-    return export_saved_model(model, config, tmp_path_factory.mktemp("sm") / "saved_model")
+    def build(root: Path) -> Path:
+        model, config = load_detector(tiny_detector)
+        return export_saved_model(model, config, root / "saved_model")
+
+    return built_once(tmp_path_factory, "tiny-saved-model", build)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pisight.device.sources.testpattern import write_video
+from tests.helpers import project_modules
 
 # sys.modules[name] = None makes `import name` raise ImportError, as on a device install.
 BLOCK = (
@@ -28,10 +29,15 @@ def run_without_tensorflow(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_every_device_module_imports_without_tensorflow() -> None:
-    device = Path(__file__).resolve().parents[2] / "device"
-    modules = [f"pisight.device.{p.stem}" for p in device.glob("*.py") if p.stem != "__main__"]
-    code = "import sys\nsys.modules['tensorflow'] = None\n" + "".join(
-        f"import {m}\n" for m in modules
+    """Every module of every sub-package, so a split can never hide a TensorFlow import."""
+    modules = project_modules("device")
+    assert {"pisight.device.model.detector", "pisight.device.live.server"} <= set(modules)
+    code = (
+        "import sys\n"
+        "for name in ('tensorflow', 'tf_keras', 'keras', 'tensorflow_model_optimization'):\n"
+        "    sys.modules[name] = None\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "assert not [m for m in sys.modules if m.startswith('pisight.convert')]\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

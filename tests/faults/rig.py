@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 import psutil
 
-from pisight.device.live.broadcast import FrameBroadcast
+from pisight.device.live.broadcast import BroadcastSink, FrameBroadcast
 from pisight.device.live.options import ServerOptions
 from pisight.device.live.server import LiveServer
 from pisight.device.model.detector import Detector, DetectorOptions
 from pisight.device.pipeline.capture import CaptureOptions, CaptureWorker
 from pisight.device.pipeline.handoff import LatestSlot
-from pisight.device.pipeline.stages import Pipeline, PipelineOptions
+from pisight.device.pipeline.options import PipelineOptions
+from pisight.device.pipeline.stages import Pipeline
 from pisight.device.sources.base import SourceError
 from pisight.device.sources.testpattern import render_frame
 
@@ -134,8 +135,10 @@ def start_rig(
     worker = CaptureWorker(camera.open, slot, capture or CaptureOptions())
     worker.start()
     broadcast = FrameBroadcast()
-    running = Pipeline(detector, worker, slot, pipeline or PipelineOptions(), broadcast)
-    live = LiveServer(server or ServerOptions(port=0), broadcast, running.status)
+    server = server or ServerOptions(port=0)
+    sinks = [BroadcastSink(broadcast, server)]
+    running = Pipeline(detector, worker, slot, pipeline or PipelineOptions(), sinks)
+    live = LiveServer(server, broadcast, running.status)
     live.start()
     rig = Rig(running, worker, live, interpreter)
     rig.thread = threading.Thread(target=running.run, args=(rig.stop,), daemon=True)
@@ -161,7 +164,12 @@ def soak(model: Path, seconds: float) -> dict[str, Any]:
         samples.append(process.memory_info().rss)
     status = rig.pipeline.status()
     rig.close()
-    return {"rss": samples, **{k: status[k] for k in ("frames", "dropped_frames", "bad_frames")}}
+    return {
+        "rss": samples,
+        "frames": status.frames,
+        "dropped_frames": status.dropped_frames,
+        "bad_frames": status.bad_frames,
+    }
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 
 from pisight.device.pipeline.capture import CaptureOptions, CaptureWorker
 from pisight.device.pipeline.handoff import LatestSlot
-from pisight.device.pipeline.stages import PipelineOptions
+from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.sources.base import SourceError
 from tests.conftest import REPO
 from tests.faults.rig import PacedCamera, start_rig
@@ -47,7 +47,8 @@ def test_stalled_source_goes_offline_then_recovers_without_restart(ssd_bundle: P
         ssd_bundle, camera,
         capture=CaptureOptions(stall_timeout_s=1.0, reopen_backoff_s=(0.2, 0.5),
                                max_reopens_per_minute=600),
-        pipeline=PipelineOptions(stale_after_s=0.5),
+        # Not below the stall timeout, as in the defaults: the camera is found offline first.
+        pipeline=PipelineOptions(stale_after_s=1.5),
     )  # fmt: skip
     try:
         assert wait_until(lambda: health(rig.url("/healthz"))[0] == 200)
@@ -55,7 +56,7 @@ def test_stalled_source_goes_offline_then_recovers_without_restart(ssd_bundle: P
         camera.stalled.set()
         assert wait_until(lambda: health(rig.url("/healthz"))[0] == 503, timeout=5)
         assert health(rig.url("/healthz"))[1]["status"] == "offline"
-        assert rig.pipeline.status()["source_online"] is False
+        assert rig.pipeline.status().source_online is False
         picture = snapshot(rig.url("/snapshot.jpg"))
         assert picture[2, 100, 2] > 200 and picture[2, 100, 1] < 60  # the red stale banner
         time.sleep(max(0.0, STALL_S - 3))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pisight.device.pipeline.stages import PipelineOptions
+from pisight.device.pipeline.options import PipelineOptions
 from tests.faults.rig import PacedCamera, start_rig
 from tests.faults.test_sources import health, snapshot, wait_until
 
@@ -20,7 +20,7 @@ def test_stuck_invoke_restarts_inference_on_a_fresh_interpreter(ssd_bundle: Path
         assert rig.interpreter.hung.wait(5)
         picture = snapshot(rig.url("/snapshot.jpg"))  # the stream is still served ...
         assert picture[2, 100, 2] > 200 and picture[2, 100, 1] < 60  # ... marked stale
-        assert wait_until(lambda: rig.pipeline.status()["inference_restarts"] == 1, 5)
+        assert wait_until(lambda: rig.pipeline.status().inference_restarts == 1, 5)
         frames = rig.pipeline.stats.frames
         assert wait_until(lambda: rig.pipeline.stats.frames > frames + 10)
         assert health(rig.url("/healthz"))[0] == 200

@@ -56,7 +56,7 @@ def test_the_shipped_int8_bundle_is_intact_and_says_how_it_was_made() -> None:
 
 
 def test_the_shipped_bundle_plays_without_tensorflow(tmp_path: Path) -> None:
-    from pisight.convert.data.synth import generate_video
+    from pisight.convert.data.synth_video import generate_video
     from tests.device.test_without_tensorflow import run_without_tensorflow
 
     video = generate_video(tmp_path / "clip.avi", frames=12, seed=9)

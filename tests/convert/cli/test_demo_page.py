@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pisight.convert.conversion.agreement import box_iou
+from pisight.device.model.detections import box_iou
 from pisight.device.render.annotators import class_colour
 from tests.browser import chromium_path, screenshot
 from tests.helpers import free_port

@@ -10,16 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pisight.convert.data.datasets import (
-    FORMATS,
-    Box,
-    Dataset,
-    Sample,
-    detect_format,
-    image_size,
-    load_dataset,
-)
-from pisight.convert.data.formats import DatasetError, parse_yaml_names
+from pisight.convert.data.datasets import FORMATS, Box, Dataset, Sample, detect_format, load_dataset
+from pisight.convert.data.formats import DatasetError
 
 WIDTH, HEIGHT = 64, 48
 CATEGORY_IDS = {"cat": 1, "dog": 2}  # COCO ids; anything else is written as id 99
@@ -259,34 +251,6 @@ def test_unknown_format_name_lists_the_valid_ones(tmp_path: Path) -> None:
     assert set(FORMATS) == {"voc", "coco", "yolo"}
     with pytest.raises(DatasetError, match="voc, coco, yolo"):
         load_dataset(root, format="pascal")
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "nc: 3\nnames: [cat, 'hot dog', \"bird\"]  # three\n",
-        "names: [cat,\n  hot dog,\n  bird]\nnc: 3\n",
-        "names:\n  - cat\n  - 'hot dog'\n  - bird\nnc: 3\n",
-        "names:\n- cat\n- hot dog\n- bird\n",
-        'path: ../x\nnames:\n  0: cat\n  1: hot dog\n  2: "bird"\ntrain: images\n',
-        "names: {0: cat, 1: 'hot dog', 2: bird}\n",
-    ],
-)
-def test_yaml_names_forms(text: str) -> None:
-    assert parse_yaml_names(text) == ["cat", "hot dog", "bird"]
-
-
-def test_yaml_without_names() -> None:
-    assert parse_yaml_names("nc: 2\ntrain: images\n") is None
-
-
-@pytest.mark.parametrize("suffix", [".jpg", ".png", ".bmp"])
-def test_image_size_from_header_or_decoder(tmp_path: Path, suffix: str) -> None:
-    path = tmp_path / f"x{suffix}"
-    cv2.imwrite(str(path), np.zeros((37, 91, 3), np.uint8))
-    assert image_size(path) == (91, 37)
-    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really")
-    assert image_size(tmp_path / "bad.jpg") is None
 
 
 def _dataset(count: int) -> Dataset:

@@ -12,9 +12,11 @@ import cv2
 import pytest
 
 from pisight.convert.cli import synth as cli_synth
-from pisight.convert.data import synth
+from pisight.convert.data import synth, synth_video
 from pisight.convert.data.datasets import load_dataset
-from pisight.convert.data.synth import LABELS, generate_dataset, generate_video
+from pisight.convert.data.synth import generate_dataset
+from pisight.convert.data.synth_scene import LABELS
+from pisight.convert.data.synth_video import generate_video
 
 
 def _digest(root: Path) -> str:
@@ -90,7 +92,9 @@ def test_an_interrupted_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.M
             raise KeyboardInterrupt
         return real_finish(*args)
 
+    # Each generator looks finish up in its own module.
     monkeypatch.setattr(synth, "finish", finish_then_fail)
+    monkeypatch.setattr(synth_video, "finish", finish_then_fail)
     with pytest.raises(KeyboardInterrupt):
         generate_dataset(tmp_path / "shapes", images=5, seed=0)
     calls.clear()

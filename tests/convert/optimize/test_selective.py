@@ -14,6 +14,7 @@ from pisight.convert.optimize.selective import (
     layer_errors,
     worst_layers,
 )
+from tests.cache import built_once
 from tests.models import SSD_LABELS, calibration_batches
 
 SIZE = 96
@@ -26,10 +27,12 @@ def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from pisight.convert.ssd.model import SSDConfig, build_ssd
     from pisight.convert.tf import tf
 
-    tf.keras.utils.set_random_seed(0)
-    config = SSDConfig(num_classes=len(SSD_LABELS), input_size=SIZE, alpha=0.35)
-    directory = tmp_path_factory.mktemp("selective") / "saved_model"
-    return export_saved_model(build_ssd(config), config, directory)
+    def build(root: Path) -> Path:
+        tf.keras.utils.set_random_seed(0)
+        config = SSDConfig(num_classes=len(SSD_LABELS), input_size=SIZE, alpha=0.35)
+        return export_saved_model(build_ssd(config), config, root / "saved_model")
+
+    return built_once(tmp_path_factory, "selective-saved-model", build)
 
 
 @pytest.fixture(scope="module")

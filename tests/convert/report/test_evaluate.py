@@ -24,6 +24,7 @@ from pisight.convert.report.evaluate import (
     predict_dataset,
 )
 from pisight.device.model.detections import Detections
+from tests.cache import built_once
 
 LABELS = ("circle", "square", "triangle")
 
@@ -187,17 +188,23 @@ def keras_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from pisight.convert.ssd.model import SSDConfig, build_ssd, save_detector
     from pisight.convert.tf import keras
 
-    keras.utils.set_random_seed(0)
-    config = SSDConfig(num_classes=3, input_size=96, alpha=0.35, labels=LABELS)
-    path = tmp_path_factory.mktemp("keras") / "random.keras"
-    save_detector(build_ssd(config), config, path)
-    return path
+    def build(root: Path) -> Path:
+        keras.utils.set_random_seed(0)
+        config = SSDConfig(num_classes=3, input_size=96, alpha=0.35, labels=LABELS)
+        save_detector(build_ssd(config), config, root / "random.keras")
+        return root / "random.keras"
+
+    return built_once(tmp_path_factory, "evaluate-random-detector", build)
 
 
 @pytest.fixture(scope="module")
 def bundle(keras_detector: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The one Keras -> fp32 TFLite conversion of this module (the slow part)."""
-    return export_fp32_bundle(keras_detector, tmp_path_factory.mktemp("bundle") / "bundle")
+    return built_once(
+        tmp_path_factory,
+        "evaluate-fp32-bundle",
+        lambda root: export_fp32_bundle(keras_detector, root / "bundle"),
+    )
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import pytest
 
 from pisight.convert.data.datasets import load_dataset
 from pisight.convert.ssd.anchors import AnchorConfig, generate_anchors
+from pisight.convert.ssd.losses import distillation_loss
 from pisight.convert.ssd.model import (
     SSDConfig,
     build_ssd,
@@ -18,24 +19,17 @@ from pisight.convert.ssd.model import (
     load_detector,
     model_anchors,
 )
-from pisight.convert.ssd.train import (
-    OFFLINE_MESSAGE,
-    TrainOptions,
-    _optimizer,
-    build_model,
-    distillation_loss,
-    train,
-    train_step,
-)
+from pisight.convert.ssd.optimization import train_step
+from pisight.convert.ssd.train import OFFLINE_MESSAGE, TrainOptions, _optimizer, build_model, train
 from pisight.convert.ssd.train_data import (
     IGNORED,
     anchor_corners,
-    iou_matrix,
     match_anchors,
     random_crop,
     training_batches,
 )
 from pisight.convert.tf import tf
+from pisight.device.model.detections import box_iou
 from pisight.device.model.preprocess import frame_to_model_pixels
 
 ANCHORS = generate_anchors(AnchorConfig(), [(4, 4), (2, 2), (1, 1)])
@@ -87,7 +81,7 @@ def test_a_box_equal_to_an_anchor_is_positive_with_zero_target() -> None:
     box_targets, class_targets = match_anchors(box, np.array([2]), ANCHORS)
     assert class_targets[anchor] == 3  # class k -> k + 1
     np.testing.assert_allclose(box_targets[anchor], 0.0, atol=1e-5)
-    far = iou_matrix(anchor_corners(ANCHORS), box)[:, 0] == 0
+    far = box_iou(anchor_corners(ANCHORS), box)[:, 0] == 0
     assert far.any() and (class_targets[far] == 0).all()
     assert (box_targets[class_targets <= 0] == 0).all()
 
@@ -97,7 +91,7 @@ def test_in_between_anchors_are_ignored_and_every_box_gets_an_anchor() -> None:
     _, class_targets = match_anchors(tiny, np.array([0]), ANCHORS)
     assert (class_targets == 1).sum() == 1
     box = np.array([[0.1, 0.1, 0.6, 0.6]], np.float32)
-    iou = iou_matrix(anchor_corners(ANCHORS), box)[:, 0]
+    iou = box_iou(anchor_corners(ANCHORS), box)[:, 0]
     _, class_targets = match_anchors(box, np.array([0]), ANCHORS)
     between = (iou >= 0.4) & (iou < 0.5) & (iou < iou.max())
     assert between.any() and (class_targets[between] == IGNORED).all()

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from email.message import Message
 
 import cv2
@@ -22,25 +23,26 @@ from pisight.device.live.broadcast import FrameBroadcast
 from pisight.device.live.options import ServerOptions, check_exposure, parse_auth, parse_listen
 from pisight.device.live.prometheus import render_metrics
 from pisight.device.live.server import LiveServer
+from pisight.device.pipeline.status import RunStatus
 from tests.helpers import wait_until
 
-FLOWING = {
-    "frames": 120,
-    "fps": 29.7,
-    "inference_ms_p50": 11.8,
-    "inference_ms_p90": 13.0,
-    "cpu_percent": 85.0,
-    "system_cpu_percent": 60.0,
-    "rss_mb": 80.0,
-    "temperature_c": None,
-    "throttled": None,
-    "dropped_frames": 3,
-    "last_frame_age_s": 0.03,
-    "source": "video:/x.mp4",
-    "model": "demo",
-    "runtime": "litert",
-    "uptime_s": 12.0,
-}
+FLOWING = RunStatus(
+    frames=120,
+    fps=29.7,
+    inference_ms_p50=11.8,
+    inference_ms_p90=13.0,
+    cpu_percent=85.0,
+    system_cpu_percent=60.0,
+    rss_mb=80.0,
+    temperature_c=None,
+    throttled=None,
+    dropped_frames=3,
+    last_frame_age_s=0.03,
+    source="video:/x.mp4",
+    model="demo",
+    runtime="litert",
+    uptime_s=12.0,
+)
 
 
 def make_jpeg(index: int, size: tuple[int, int] = (120, 160), noise: bool = False) -> bytes:
@@ -78,20 +80,26 @@ class Publisher:
 Serve = Callable[..., tuple[LiveServer, FrameBroadcast]]
 
 
-@pytest.fixture
-def status() -> dict:
-    """What status() returns; tests edit it in place."""
-    return dict(FLOWING)
+@dataclass
+class CurrentStatus:
+    """What status() returns; tests replace `value`."""
+
+    value: RunStatus
 
 
 @pytest.fixture
-def serve(status: dict) -> Iterator[Serve]:
+def status() -> CurrentStatus:
+    return CurrentStatus(FLOWING)
+
+
+@pytest.fixture
+def serve(status: CurrentStatus) -> Iterator[Serve]:
     """Start a server (and, unless publish=False, a 30 fps publisher); stopped afterwards."""
     running: list[tuple[LiveServer, Publisher | None]] = []
 
     def start(publish: bool = True, frames: list[bytes] | None = None, **options: object):
         broadcast = FrameBroadcast()
-        server = LiveServer(ServerOptions(port=0, **options), broadcast, lambda: dict(status))
+        server = LiveServer(ServerOptions(port=0, **options), broadcast, lambda: status.value)
         server.start()
         frames = frames or [make_jpeg(i) for i in range(5)]
         running.append((server, Publisher(broadcast, frames) if publish else None))
@@ -245,10 +253,10 @@ def test_metrics_is_prometheus_text(serve: Serve) -> None:
     ("age", "code", "state"), [(0.03, 200, "ok"), (None, 503, "offline"), (12.0, 503, "offline")]
 )
 def test_healthz_says_whether_frames_flow(
-    serve: Serve, status: dict, age: float | None, code: int, state: str
+    serve: Serve, status: CurrentStatus, age: float | None, code: int, state: str
 ) -> None:
-    status["last_frame_age_s"] = age
-    status["temperature_c"] = float("nan")  # must still come out as valid JSON
+    # temperature NaN: must still come out as valid JSON
+    status.value = replace(status.value, last_frame_age_s=age, temperature_c=float("nan"))
     server, _ = serve()
     got, headers, body = request(server, path="/healthz")
     assert got == code
@@ -408,7 +416,7 @@ def test_stop_is_quick_with_viewers_and_frees_the_port(serve: Serve) -> None:
     with pytest.raises((OSError, AssertionError, ValueError)):
         while True:
             viewer.read_part()  # the stream ends rather than hanging
-    again = LiveServer(ServerOptions(port=port), FrameBroadcast(), lambda: {})
+    again = LiveServer(ServerOptions(port=port), FrameBroadcast(), lambda: RunStatus())
     again.start()
     assert again.address[1] == port
     again.stop()
@@ -418,13 +426,13 @@ def test_stop_is_quick_with_viewers_and_frees_the_port(serve: Serve) -> None:
 
 def test_a_busy_port_gives_a_clear_error(serve: Serve) -> None:
     server, _ = serve()
-    other = LiveServer(ServerOptions(port=server.address[1]), FrameBroadcast(), lambda: {})
+    other = LiveServer(ServerOptions(port=server.address[1]), FrameBroadcast(), lambda: RunStatus())
     with pytest.raises(OSError, match=f"port {server.address[1]} is in use"):
         other.start()
 
 
 def test_failures_never_reach_the_client_or_stderr(serve: Serve, capfd) -> None:
-    def broken() -> dict:
+    def broken() -> RunStatus:
         raise RuntimeError("sensor exploded")
 
     broadcast = FrameBroadcast()
@@ -465,7 +473,9 @@ def test_next_frame_times_out_and_close_wakes_waiters() -> None:
 
 
 def test_render_metrics_skips_unknown_and_non_numeric_values() -> None:
-    text = render_metrics({"fps": float("nan"), "throttled": "n/a", "last_frame_age_s": None})
+    # throttled "n/a": a reading of the wrong type must not break the scrape
+    status = RunStatus(fps=float("nan"), throttled="n/a", last_frame_age_s=None)  # type: ignore[arg-type]
+    text = render_metrics(status)
     assert "pisight_fps NaN" in text
     assert "pisight_throttled" not in text
     assert "pisight_up 0" in text
@@ -474,7 +484,7 @@ def test_render_metrics_skips_unknown_and_non_numeric_values() -> None:
 def test_serves_on_ipv6_loopback() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")
-    server = LiveServer(ServerOptions(host="::1", port=0), FrameBroadcast(), lambda: {})
+    server = LiveServer(ServerOptions(host="::1", port=0), FrameBroadcast(), lambda: RunStatus())
     try:
         server.start()
     except OSError as exc:

@@ -13,6 +13,7 @@ import pytest
 from pisight.device.live.broadcast import FrameBroadcast
 from pisight.device.live.options import ServerOptions
 from pisight.device.live.server import LiveServer
+from pisight.device.pipeline.status import RunStatus
 
 # tests/ is not a package; browser.py is a helper beside the test folders.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -42,7 +43,7 @@ def test_page_shows_the_stream_and_metrics(tmp_path: Path) -> None:
     if chromium_path() is None:
         pytest.skip("no chromium: install Debian's chromium")
     broadcast = FrameBroadcast()
-    status = {"fps": 29.7, "inference_ms_p50": 11.8, "last_frame_age_s": 0.03, "model": "demo"}
+    status = RunStatus(fps=29.7, inference_ms_p50=11.8, last_frame_age_s=0.03, model="demo")
     server = LiveServer(ServerOptions(port=0, title="pisight test"), broadcast, lambda: status)
     server.start()
     stop = threading.Event()

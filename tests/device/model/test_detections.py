@@ -1,9 +1,11 @@
+"""Detections: shape checks, indexing and iteration, top-k, labels, JSON rows; box IoU."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pisight.device.model.detections import Detections
+from pisight.device.model.detections import Detections, box_iou
 
 
 def _detections() -> Detections:
@@ -48,12 +50,85 @@ def test_empty() -> None:
     assert len(empty.with_labels(["person"])) == 0
 
 
-def test_filter_keeps_masked_rows_in_order() -> None:
-    kept = _detections().filter(np.array([True, False, True]))
+def test_a_mask_keeps_its_rows_in_order() -> None:
+    detections = _detections()
+    kept = detections[np.array([True, False, True])]
+    assert isinstance(kept, Detections)
     assert kept.labels == ("person", "dog")
     np.testing.assert_array_equal(kept.class_ids, [0, 2])
     np.testing.assert_array_equal(kept.scores, np.array([0.5, 0.7], np.float32))
-    assert kept.xyxy.shape == (2, 4)
+    np.testing.assert_array_equal(kept.xyxy, detections.xyxy[[0, 2]])
+    assert kept.xyxy.dtype == np.float32 and kept.class_ids.dtype == np.int32
+
+
+def test_a_slice_keeps_those_rows() -> None:
+    detections = _detections()
+    assert detections[1:].labels == ("car", "dog")
+    assert detections[::-1].labels == ("dog", "car", "person")
+    np.testing.assert_array_equal(detections[:2].xyxy, detections.xyxy[:2])
+    np.testing.assert_array_equal(detections[1:].scores, np.array([0.9, 0.7], np.float32))
+
+
+def test_an_index_array_picks_and_orders_rows() -> None:
+    detections = _detections()
+    picked = detections[np.array([2, 0])]
+    assert picked.labels == ("dog", "person")
+    np.testing.assert_array_equal(picked.class_ids, [2, 0])
+    np.testing.assert_array_equal(picked.xyxy, detections.xyxy[[2, 0]])
+    assert detections[[1, 1]].labels == ("car", "car")
+    assert detections[-1].labels == ("dog",)  # one integer: a one-row Detections
+    assert detections[np.argsort(-detections.scores)].labels == detections.top(3).labels
+
+
+@pytest.mark.parametrize(
+    "index",
+    [np.zeros(3, bool), slice(3, None), slice(0, 0), np.array([], int), []],
+    ids=["no-row-mask", "slice-past-the-end", "empty-slice", "empty-int-array", "empty-list"],
+)
+def test_an_index_that_picks_nothing_gives_empty_detections(index: object) -> None:
+    nothing = _detections()[index]
+    assert len(nothing) == 0 and nothing.labels == ()
+    assert nothing.xyxy.shape == (0, 4) and nothing.scores.shape == nothing.class_ids.shape == (0,)
+    assert list(nothing) == [] and nothing.to_json() == []
+
+
+def test_indexing_empty_detections() -> None:
+    empty = Detections.empty()
+    assert len(empty[empty.scores > 0.5]) == 0
+    assert len(empty[:3]) == 0
+
+
+@pytest.mark.parametrize(
+    ("index", "error"),
+    [
+        (np.array([True, False]), "mask over 3"),
+        (np.array([0.5]), "float64"),
+        ([3], "out of bounds"),
+    ],
+)
+def test_a_bad_index_raises_index_error(index: object, error: str) -> None:
+    with pytest.raises(IndexError, match=error):
+        _detections()[index]
+
+
+def test_iteration_yields_one_detection_per_row() -> None:
+    rows = list(_detections())
+    assert [row.label for row in rows] == ["person", "car", "dog"]
+    box, score, class_id, label = rows[1]
+    np.testing.assert_array_equal(box, [5.0, 5.0, 9.0, 9.0])
+    assert (score, class_id, label) == (pytest.approx(0.9), 1, "car")
+    assert type(score) is float and type(class_id) is int
+    assert rows[0].xyxy.shape == (4,) and rows[2].score == pytest.approx(0.7)
+    assert list(Detections.empty()) == []
+
+
+def test_box_iou_is_pairwise() -> None:
+    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    np.testing.assert_allclose(box_iou(a, b), [[1.0, 1 / 3, 0.0], [0.0, 0.0, 0.0]])
+    assert box_iou(a, np.zeros((0, 4), np.float32)).shape == (2, 0)
+    # IoU does not care which axis comes first: yxyx boxes give the same answer.
+    np.testing.assert_allclose(box_iou(a[:, [1, 0, 3, 2]], b[:, [1, 0, 3, 2]]), box_iou(a, b))
 
 
 @pytest.mark.parametrize(

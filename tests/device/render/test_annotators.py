@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pisight.device.model.detections import Detections
+from pisight.device.pipeline.status import RunStatus
 from pisight.device.render.annotators import PALETTE, BoxAnnotator, MetricsOverlay, class_colour
 
 GREY = 90
@@ -59,15 +60,15 @@ def test_classifier_detections_draw_text_in_corner() -> None:
 @pytest.mark.parametrize(
     "status",
     [
-        {"fps": 12.5, "inference_ms_p50": 11.8, "cpu_percent": 55.0, "rss_mb": 120.0,
-         "temperature_c": 48.3},
-        {"fps": None, "inference_ms_p50": None, "cpu_percent": None, "rss_mb": None,
-         "temperature_c": None},
-        {},
+        RunStatus(fps=12.5, inference_ms_p50=11.8, cpu_percent=55.0, rss_mb=120.0,
+                  temperature_c=48.3),
+        RunStatus(fps=0.0, inference_ms_p50=None, cpu_percent=None, rss_mb=None,
+                  temperature_c=None),
+        RunStatus(),
     ],
     ids=["full", "none-values", "empty"],
 )  # fmt: skip
-def test_metrics_overlay_draws_top_left(status: dict) -> None:
+def test_metrics_overlay_draws_top_left(status: RunStatus) -> None:
     out = MetricsOverlay().annotate(_scene(), status)
     changed = np.any(out != GREY, axis=2)
     assert changed[:30, :60].any()
@@ -75,7 +76,7 @@ def test_metrics_overlay_draws_top_left(status: dict) -> None:
 
 
 def test_metrics_overlay_text_grows_with_values() -> None:
-    full = {"fps": 12.5, "inference_ms_p50": 11.8, "cpu_percent": 55.0, "rss_mb": 120.0}
+    full = RunStatus(fps=12.5, inference_ms_p50=11.8, cpu_percent=55.0, rss_mb=120.0)
     wide = np.any(MetricsOverlay().annotate(_scene(), full) != GREY, axis=2).any(axis=0)
-    narrow = np.any(MetricsOverlay().annotate(_scene(), {}) != GREY, axis=2).any(axis=0)
+    narrow = np.any(MetricsOverlay().annotate(_scene(), RunStatus()) != GREY, axis=2).any(axis=0)
     assert np.flatnonzero(wide).max() > np.flatnonzero(narrow).max()

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from pisight.device.model.detections import Detections
-from pisight.device.render.sinks import DetectionLog, MetricsLog, Recorder
+from pisight.device.pipeline.status import RunStatus
+from pisight.device.render.frame_sink import AnnotatedFrame
+from pisight.device.render.sinks import CSV_COLUMNS, DetectionLog, MetricsLog, Recorder
 from pisight.device.sources.frames import Frame
 
 DESIGN_COLUMNS = (
@@ -63,8 +65,8 @@ def test_detection_log_writes_one_object_per_frame(tmp_path: Path) -> None:
 def test_metrics_log_columns_and_empty_cells(tmp_path: Path) -> None:
     path = tmp_path / "metrics.csv"
     log = MetricsLog(path)
-    log.write({"time": 1732269000.5, "frames": 30, "fps": 29.97, "temperature_c": None})
-    log.write({"frames": 60, "throttled": 0, "rss_mb": 120.0}, row="summary")
+    log.write(RunStatus(time=1732269000.5, frames=30, fps=29.97, temperature_c=None))
+    log.write(RunStatus(frames=60, throttled=0, rss_mb=120.0), row="summary")
     log.close()
     with path.open(newline="") as file:
         reader = csv.DictReader(file)
@@ -78,13 +80,35 @@ def test_metrics_log_columns_and_empty_cells(tmp_path: Path) -> None:
     assert rows[1]["row"] == "summary"
 
 
+def test_metrics_log_puts_each_status_field_in_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    log = MetricsLog(path)
+    log.write(
+        RunStatus(
+            time=1.5, frames=2, fps=3.25, inference_ms_p50=4.5, inference_ms_p90=5.5,
+            cpu_percent=6.5, system_cpu_percent=7.5, rss_mb=8.5, temperature_c=9.5,
+            throttled=10, dropped_frames=11, uptime_s=99.0, source="not a column",
+        )
+    )  # fmt: skip
+    log.close()
+    header, row = path.read_text().splitlines()
+    assert tuple(header.split(",")) == CSV_COLUMNS
+    assert dict(zip(CSV_COLUMNS, row.split(","), strict=True)) == {
+        "time": "1.5", "frames": "2", "fps": "3.25", "inference_ms_p50": "4.5",
+        "inference_ms_p90": "5.5", "cpu_percent": "6.5", "system_cpu_percent": "7.5",
+        "rss_mb": "8.5", "temperature_c": "9.5", "throttled": "10", "dropped_frames": "11",
+        "row": "interval",
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(("width", "height", "frames"), [(64, 48, 5), (160, 120, 12)])
 def test_recorder_writes_readable_mp4(tmp_path: Path, width: int, height: int, frames: int) -> None:
     recorder = Recorder(tmp_path / "out" / "video.mp4", fps=10.0)
     rng = np.random.default_rng(0)
     for _ in range(frames):
-        recorder.write(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-    recorder.write(np.zeros((height * 2, width, 3), np.uint8))  # a size change is resized
+        recorder.write(AnnotatedFrame(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)))
+    # a size change is resized
+    recorder.write(AnnotatedFrame(np.zeros((height * 2, width, 3), np.uint8)))
     recorder.close()
     assert recorder.frames == frames + 1
     capture = cv2.VideoCapture(str(recorder.path))

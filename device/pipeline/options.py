@@ -1,0 +1,47 @@
+"""What a pipeline run does besides detecting: PipelineOptions, built by `pisight run`.
+
+    options = PipelineOptions(max_frames=300, metrics_csv=Path("m.csv"), overlay=False)
+    Pipeline(detector, capture, frames, options, sinks)
+
+How often viewers get a frame is the live view's setting (ServerOptions.stream_fps), so
+the encoder and the server cannot disagree about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pisight.device.pipeline.staleness import INVOKE_TIMEOUT_S, STALE_AFTER_S
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    max_frames: int | None = None
+    """Stop after this many processed frames."""
+    detections_jsonl: Path | None = None
+    """Write one JSON line per processed frame here."""
+    metrics_csv: Path | None = None
+    """Write one CSV row a second, and a summary row at the end, here."""
+    record_mp4: Path | None = None
+    """Record the annotated stream to this MP4."""
+    record_fps: float = 15.0
+    """Frame rate written into the MP4's header."""
+    jpeg_quality: int = 80
+    """JPEG quality (1-100) of the frames the live view gets."""
+    overlay: bool = True
+    """Draw the FPS/CPU/memory line on the stream."""
+    metrics_interval_s: float = 1.0
+    """How often the metrics thread samples the system and writes a CSV row."""
+    on_first_frame: Any = None
+    """Called once after the first processed frame (systemd READY, launch timing)."""
+    on_heartbeat: Any = None
+    """Called from the decode loop at most once a second (systemd watchdog)."""
+    inference_cores: frozenset[int] | None = None
+    """Pin the inference thread to these cores (see cores.py); None leaves it free."""
+    invoke_timeout_s: float = INVOKE_TIMEOUT_S
+    """An invoke running longer is abandoned and inference restarts on a new interpreter."""
+    stale_after_s: float = STALE_AFTER_S
+    """No new result for this long: the run is stale; viewers get the last picture marked
+    stale (once a second) and /healthz answers 503. Both read it from RunStatus."""

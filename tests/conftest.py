@@ -1,4 +1,4 @@
-"""Shared fixtures: real tiny models built once per test session."""
+"""Shared fixtures (real tiny models, built once per run) and the per-part time summary."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import budget
 from tests.cache import built_once
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,3 +31,14 @@ def ssd_bundle(model_dir: Path, ssd_int8: Path) -> Path:
 
     metadata = {"format_version": 1, "task": "detection", "input": {"mean": 0.0, "std": 1.0}}
     return write_model_dir(model_dir / "bundle", ssd_int8.read_bytes(), SSD_LABELS, metadata)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    budget.record(report)  # under xdist, the controller sees every worker's reports
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if budget.tests:
+        terminalreporter.section("test seconds per part (budget: docs/TESTING.md)")
+        for line in budget.summary_lines():
+            terminalreporter.write_line(line)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -62,3 +65,27 @@ def module_path(module: str) -> Path:
     """The file behind an installed name: pisight.device.model.bundle -> device/model/bundle.py."""
     path = REPO.joinpath(*module.split(".")[1:])
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def pisight_in_process(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`pisight ARGS` through the same main(), in this process: no second TensorFlow import.
+
+    For tests about what a command decides (refusals, messages, exit codes); end-to-end
+    behaviour (signals, a fresh interpreter, the installed entry point) keeps `pisight()`.
+    Log records go to pytest's capture, not to the returned stderr; printed errors do.
+    """
+    from pisight.device.cli import main
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved_env = dict(os.environ)
+    os.environ.update({"PISIGHT_SKIP_LEGACY_RUNTIME": "1", **env})
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(list(args))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return subprocess.CompletedProcess(list(args), code, stdout.getvalue(), stderr.getvalue())

@@ -18,7 +18,7 @@ from pisight.convert.data.calibration import CalibrationError, load_calibration_
 from pisight.device.model.bundle import verify_bundle
 from pisight.device.model.detector import Detector, DetectorOptions
 from pisight.device.model.tflite_file import read_model_file
-from tests.helpers import pisight
+from tests.helpers import pisight, pisight_in_process
 from tests.models import SSD_LABELS, calibration_batches
 
 FRAME = np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8)
@@ -129,7 +129,7 @@ def test_bad_calibration_through_the_cli_writes_nothing(
     tiny_detector: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "bundle"
-    result = pisight(
+    result = pisight_in_process(
         "convert", str(tiny_detector), "--out", str(out), "--calib", str(tmp_path / "nope")
     )
     assert result.returncode == 2
@@ -138,7 +138,7 @@ def test_bad_calibration_through_the_cli_writes_nothing(
 
 
 def test_int8_without_calibration_is_refused(tiny_detector: Path, tmp_path: Path) -> None:
-    result = pisight("convert", str(tiny_detector), "--out", str(tmp_path / "b"))
+    result = pisight_in_process("convert", str(tiny_detector), "--out", str(tmp_path / "b"))
     assert result.returncode == 2 and "--calib" in result.stderr
 
 

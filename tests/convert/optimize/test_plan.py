@@ -13,7 +13,7 @@ from pisight.convert.optimize.plan import OptimizePlan, check_plan
 from pisight.convert.report.variants import CONV_2D, _weighted_ops, multiply_accumulates, sparsity
 from pisight.device.model.bundle import verify_bundle
 from pisight.device.model.detector import Detector, DetectorOptions
-from tests.helpers import pisight
+from tests.helpers import pisight, pisight_in_process
 
 FRAME = np.random.default_rng(5).integers(0, 256, (240, 320, 3), dtype=np.uint8)
 
@@ -146,7 +146,7 @@ def test_impossible_options_fail_before_any_work(
     tiny_detector: Path, calibration_dir: Path, tmp_path: Path, extra: list[str], message: str
 ) -> None:
     out = tmp_path / "bundle"
-    result = pisight(
+    result = pisight_in_process(
         "convert", str(tiny_detector), "--out", str(out), "--calib", str(calibration_dir), *extra
     )
     assert result.returncode == 2
@@ -167,7 +167,7 @@ def test_pruning_needs_one_of_our_detectors(
     tiny_saved_model: Path, calibration_dir: Path, finetune_data: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "bundle"
-    result = pisight(
+    result = pisight_in_process(
         "convert", str(tiny_saved_model), "--out", str(out), "--calib", str(calibration_dir),
         "--prune", "0.5", "--finetune-data", str(finetune_data),
     )  # fmt: skip

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pisight.convert.ssd.export import export_saved_model
+from pisight.convert.ssd.model import load_detector
 from pisight.convert.tf import keras, tf
 
 KERAS_APPLICATIONS = {"keras:mobilenet_v2": 224}
@@ -67,9 +69,6 @@ def load_model_input(
 
 
 def _our_detector(path: Path, workdir: Path) -> ModelInput:
-    from pisight.convert.ssd.export import export_saved_model
-    from pisight.convert.ssd.model import load_detector
-
     try:
         model, config = load_detector(path)
     except (OSError, ValueError) as exc:

@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pisight.convert.data.datasets import load_dataset
+from pisight.convert.data.formats import DatasetError
 from pisight.device.model.preprocess import frame_to_model_pixels
 from pisight.device.sources.files import IMAGE_EXTENSIONS
 
@@ -109,9 +111,6 @@ def _read_source(path: Path, count: int, seed: int) -> list[np.ndarray]:
 
 
 def _dataset_images(path: Path) -> list[Path]:
-    from pisight.convert.data.datasets import load_dataset
-    from pisight.convert.data.formats import DatasetError
-
     try:
         dataset = load_dataset(path)
     except DatasetError as exc:

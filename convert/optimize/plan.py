@@ -19,8 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from pisight.convert.conversion.model_input import ModelInput
-from pisight.convert.optimize.pruning import STRUCTURES
-from pisight.convert.ssd.finetune import FinetuneOptions
+from pisight.convert.conversion.quantize import QuantizeOptions, convert_saved_model
+from pisight.convert.data.datasets import load_dataset
+from pisight.convert.optimize.channel_pruning import (
+    channel_plan,
+    prunable_channels,
+    rebuild_pruned,
+)
+from pisight.convert.optimize.clustering import (
+    check_cluster_count,
+    cluster_weights,
+    clustering_summary,
+)
+from pisight.convert.optimize.pruning import (
+    STRUCTURES,
+    layer_sparsity,
+    prune_magnitude,
+    weight_sparsity,
+)
+from pisight.convert.optimize.qat import quantization_aware
+from pisight.convert.report.variants import measure_variants, plot_variants, variants_table
+from pisight.convert.ssd.export import export_saved_model
+from pisight.convert.ssd.finetune import FinetuneOptions, fine_tune
+from pisight.convert.ssd.model import model_anchors
 
 log = logging.getLogger("pisight.convert")
 
@@ -90,8 +111,6 @@ def check_plan(
         if plan.structure == "2:4" and plan.prune != 0.5:
             raise ValueError("2:4 sparsity is two zeros in every four weights: use --prune 0.5")
     if plan.clusters is not None:
-        from pisight.convert.optimize.clustering import check_cluster_count
-
         check_cluster_count(plan.clusters)
         if plan.qat:
             raise ValueError(
@@ -122,10 +141,6 @@ def check_plan(
 
 
 def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Optimized:
-    from pisight.convert.data.datasets import load_dataset
-    from pisight.convert.ssd.export import export_saved_model
-    from pisight.convert.ssd.model import model_anchors
-
     if source.ssd_config is None:
         raise ValueError(
             "--prune, --cluster and --qat need one of our Keras detectors "
@@ -148,8 +163,6 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
         )  # fmt: skip
     clustering = pruned_only = None
     if plan.clusters is not None:
-        from pisight.convert.optimize.clustering import cluster_weights, clustering_summary
-
         if pruning is not None:
             pruned_only = export_saved_model(model, config, workdir / "pruned_saved_model")
         model = steps.run(
@@ -167,8 +180,6 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
         description=f"{source.description}, {label}",
     )  # fmt: skip
     if plan.qat:
-        from pisight.convert.optimize.qat import quantization_aware
-
         aware = steps.run(
             "quantization-aware training",
             lambda: quantization_aware(
@@ -184,13 +195,6 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
 
 def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan):
     if plan.structure == "channel":
-        from pisight.convert.optimize.channel_pruning import (
-            channel_plan,
-            prunable_channels,
-            rebuild_pruned,
-        )
-        from pisight.convert.ssd.finetune import fine_tune
-
         kept = channel_plan(model, plan.prune)
         smaller = rebuild_pruned(model, kept)
         # Whole channels take more to win back than scattered weights: the unpruned
@@ -205,8 +209,6 @@ def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan):
             },
             "parameters": {"before": model.count_params(), "after": smaller.count_params()},
         }  # fmt: skip
-    from pisight.convert.optimize.pruning import layer_sparsity, prune_magnitude, weight_sparsity
-
     pruned = prune_magnitude(
         model, anchors, input_size, dataset, plan.prune, plan.structure, plan.finetune
     )
@@ -236,9 +238,6 @@ def compare_variants(
     quantize(saved_model) converts with the run's own mode and calibration;
     evaluate(model_bytes) gives mAP@0.5 or None.
     """
-    from pisight.convert.conversion.quantize import QuantizeOptions, convert_saved_model
-    from pisight.convert.report.variants import measure_variants, plot_variants, variants_table
-
     label = optimized.plan.describe()
     models = {"post-training (no pruning)": quantize(optimized.original.saved_model)}
     qat = optimized.source.quantize_from is not None

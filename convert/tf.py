@@ -17,6 +17,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 try:
     import tensorflow as tf
     import tf_keras as keras
+
+    # The converter's internals, for conversion/saved_model_converter.py (TF pinned 2.21).
+    from tensorflow.lite.python import lite as tflite_converter
 except ImportError as exc:  # a device-only install
     raise ImportError(
         "this command needs the workstation half: pip install 'pisight[convert]'"
@@ -24,4 +27,4 @@ except ImportError as exc:  # a device-only install
 
 tf.get_logger().setLevel("ERROR")
 
-__all__ = ["keras", "tf"]
+__all__ = ["keras", "tf", "tflite_converter"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pisight.convert.conversion.compact import share_repeated_vectors
+from pisight.convert.conversion.saved_model_converter import convert, saved_model_converter
 from pisight.convert.tf import tf
 
 MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
@@ -44,7 +45,7 @@ def convert_saved_model(
     """calibration: yields float32 (1, h, w, 3) pixel batches, needed for int8/int16x8."""
     if options.mode not in MODES:
         raise ValueError(f"unknown mode {options.mode!r}; choose one of: {', '.join(MODES)}")
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    converter = saved_model_converter(Path(saved_model))
     converter.allow_custom_ops = True  # TFLite_Detection_PostProcess
     if options.mode == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -53,7 +54,7 @@ def convert_saved_model(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif options.mode in ("int8", "int16x8"):
         _configure_integer(converter, options, calibration)
-    return share_repeated_vectors(converter.convert())
+    return share_repeated_vectors(convert(converter))
 
 
 def _configure_integer(converter, options: QuantizeOptions, calibration) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pisight.convert.conversion.compact import share_repeated_vectors
-from pisight.convert.conversion.saved_model_converter import convert, saved_model_converter
+from pisight.convert.conversion.saved_model_converter import saved_model_converter, single_load
 from pisight.convert.tf import tf
 
 MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
@@ -54,7 +54,8 @@ def convert_saved_model(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif options.mode in ("int8", "int16x8"):
         _configure_integer(converter, options, calibration)
-    return share_repeated_vectors(convert(converter))
+    with single_load(converter):
+        return share_repeated_vectors(converter.convert())
 
 
 def _configure_integer(converter, options: QuantizeOptions, calibration) -> None:

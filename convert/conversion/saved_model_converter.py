@@ -1,7 +1,8 @@
 """A TFLite converter over a SavedModel that loads the SavedModel once, not three times.
 
     converter = saved_model_converter(Path("sm"))   # configure it as usual, then:
-    flatbuffer = convert(converter)
+    with single_load(converter):
+        flatbuffer = converter.convert()            # or a QuantizationDebugger over it
 
 `tf.lite.TFLiteConverter.from_saved_model` restores the whole SavedModel (every function
 and variable) only to list its signature keys, and `convert()` restores it again only to
@@ -16,6 +17,8 @@ meta graphs or signatures, no "serve" tag) go through `from_saved_model` unchang
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,7 @@ class _DebugInfoOnly:
 
 
 def saved_model_converter(saved_model: Path) -> Any:
-    """A TFLiteConverter for `saved_model`, to be run with `convert`."""
+    """A TFLiteConverter for `saved_model`, to be run inside `single_load`."""
     proto, debug_info = tflite_converter._parse_saved_model_with_debug_info(str(saved_model))
     graphs = proto.meta_graphs
     keys = [key for key in graphs[0].signature_def if not key.startswith("__")] if graphs else []
@@ -50,14 +53,16 @@ def saved_model_converter(saved_model: Path) -> Any:
     return tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
 
 
-def convert(converter: Any) -> bytes:
-    """converter.convert(), its debug-info load answered from saved_model.pb."""
+@contextmanager
+def single_load(converter: Any) -> Iterator[None]:
+    """While inside, converter.convert() answers its debug-info load from saved_model.pb."""
     debug_info = getattr(converter, "pisight_debug_info", None)
     if debug_info is None:
-        return converter.convert()
+        yield
+        return
     load = tflite_converter._load
     tflite_converter._load = lambda *_args, **_kwargs: _DebugInfoOnly(debug_info)
     try:
-        return converter.convert()
+        yield
     finally:
         tflite_converter._load = load

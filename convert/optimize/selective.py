@@ -36,6 +36,7 @@ import numpy as np
 
 from pisight.convert.conversion.compact import share_repeated_vectors
 from pisight.convert.conversion.quantize import DEFAULT_IO, IO_TYPES
+from pisight.convert.conversion.saved_model_converter import saved_model_converter, single_load
 from pisight.convert.tf import tf
 
 log = logging.getLogger("pisight.selective")
@@ -154,7 +155,7 @@ def _debugger(
     """A debugger over a converter set up like quantize.py's int8 mode."""
     if io_dtype not in IO_TYPES:
         raise ValueError(f"unknown io dtype {io_dtype!r}; choose one of: {', '.join(IO_TYPES)}")
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    converter = saved_model_converter(saved_model)
     converter.allow_custom_ops = True  # TFLite_Detection_PostProcess
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([batch] for batch in calibration())
@@ -165,7 +166,8 @@ def _debugger(
         tf.lite.OpsSet.TFLITE_BUILTINS,
     ]
     converter.inference_input_type = IO_TYPES[io_dtype]
-    with _quiet_tf_interpreter():
+    # The debugger converts twice (float, then calibrated) as it is built.
+    with _quiet_tf_interpreter(), single_load(converter):
         return tf.lite.experimental.QuantizationDebugger(
             converter=converter,
             debug_dataset=lambda: ([batch] for batch in calibration()),

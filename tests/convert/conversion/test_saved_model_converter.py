@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pisight.convert.conversion.saved_model_converter import convert, saved_model_converter
+from pisight.convert.conversion.saved_model_converter import saved_model_converter, single_load
 from pisight.convert.tf import tf
 from tests.models import calibration_batches
 
@@ -25,7 +25,9 @@ def test_one_load_gives_the_official_flatbuffer(tiny_saved_model: Path) -> None:
     fast = saved_model_converter(tiny_saved_model)
     assert getattr(fast, "pisight_debug_info", None) is not None  # the shortcut was taken
     official = tf.lite.TFLiteConverter.from_saved_model(str(tiny_saved_model))
-    assert convert(_int8(fast)) == _int8(official).convert()
+    with single_load(fast):
+        flatbuffer = _int8(fast).convert()
+    assert flatbuffer == _int8(official).convert()
 
 
 def test_the_load_it_answers_is_put_back(
@@ -36,6 +38,6 @@ def test_the_load_it_answers_is_put_back(
     load = tflite_converter._load
     converter = saved_model_converter(tiny_saved_model)
     monkeypatch.setattr(converter, "_convert_from_saved_model", lambda _graph: 1 / 0)
-    with pytest.raises(ZeroDivisionError):
-        convert(converter)
+    with pytest.raises(ZeroDivisionError), single_load(converter):
+        converter.convert()
     assert tflite_converter._load is load

@@ -46,9 +46,18 @@ def postprocess_signature(config: SSDConfig, scales: BoxCoderScales | None = Non
 
 
 class _DetectorModule(tf.Module):
+    """What the SavedModel holds: the serving function and the variables it reads.
+
+    The Keras model itself is kept out of the object graph: tracked, it makes
+    tf.saved_model.save trace and store every layer's own call functions, which nothing
+    here reads (the converter reads the signature). Saving took 19 s with the model
+    tracked, 3.5 s without, for the same converted flatbuffer (tiny SSD, 2-core Xeon).
+    """
+
     def __init__(self, model: keras.Model, config: SSDConfig, anchors: np.ndarray) -> None:
         super().__init__()
-        self.model = model
+        object.__setattr__(self, "_keras_model", model)  # bypasses tf.Module's tracking
+        self.model_variables = list(model.variables)
         self.anchors = tf.constant(anchors, tf.float32)
         size = config.input_size
         self._postprocess = tf.function(
@@ -60,7 +69,7 @@ class _DetectorModule(tf.Module):
         )
 
     def _serve(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
-        box_encodings, class_logits = self.model(image, training=False)
+        box_encodings, class_logits = self._keras_model(image, training=False)
         # The op compares raw values against nms_score_threshold: give it probabilities.
         outputs = self._postprocess(box_encodings, tf.sigmoid(class_logits), self.anchors)
         return dict(zip(SIGNATURE_OUTPUTS, outputs, strict=True))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from pisight.device.pipeline.capture import CaptureOptions, CaptureWorker
 from pisight.device.pipeline.handoff import LatestSlot
@@ -41,6 +42,7 @@ def snapshot(url: str) -> np.ndarray:
         return cv2.imdecode(np.frombuffer(response.read(), np.uint8), cv2.IMREAD_COLOR)
 
 
+@pytest.mark.slow  # a soak: tens of seconds of waiting on purpose
 def test_stalled_source_goes_offline_then_recovers_without_restart(ssd_bundle: Path) -> None:
     camera = PacedCamera(fps=30.0)
     rig = start_rig(
@@ -87,6 +89,7 @@ def test_reopen_attempts_are_capped_per_minute() -> None:
     assert len(opens) - 1 == 4  # 150 attempts at 0.01 s without the cap
 
 
+@pytest.mark.slow  # a soak: tens of seconds of waiting on purpose
 def test_fast_source_into_slow_inference_keeps_memory_flat(ssd_bundle: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tests.faults.rig", str(ssd_bundle), str(SOAK_S)],

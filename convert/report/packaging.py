@@ -16,6 +16,7 @@ from pisight.convert.conversion.options import ConvertOptions
 from pisight.convert.conversion.state import Conversion
 from pisight.convert.report.bundle_writer import write_bundle
 from pisight.convert.tf import tf
+from pisight.device.model.cpu import measured_on, this_cpu
 
 VARIANTS_PLOT = "variants.png"
 
@@ -37,6 +38,7 @@ def build_metadata(conversion: Conversion) -> dict[str, Any]:
         "size_ratio": round(len(model) / len(reference), 4),
         "latency_ms": verification.litert["latency_ms"],
         "latency_threads": verification.litert["threads"],
+        "latency_cpu": this_cpu().to_json(),
         "fp32_latency_ms": verification.reference_latency_ms,
         "agreement": verification.agreement,
     }
@@ -104,6 +106,8 @@ def render_report(metadata: dict, steps: list[dict]) -> str:
             f"{converted['map50']:.4f} ({change:+.2f} pts) |"
         )
         lines.append(f"| mAP@[.5:.95] | {fp32['map50_95']:.4f} | {converted['map50_95']:.4f} |")
+    if fp32_latency:
+        lines += ["", f"LiteRT {measured_on(this_cpu())}."]
     lines += _agreement_lines(metrics.get("agreement"))
     lines += _provenance_lines(metadata.get("provenance"))
     lines += ["", "## Checks", ""]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pisight.device.model.bundle import locate_model
+from pisight.device.model.cpu import this_cpu
 from pisight.device.model.probe import check_model
 from pisight.device.model.runtime import RUNTIMES, default_threads, make_interpreter
 
@@ -36,6 +37,7 @@ class BenchResult:
             "runs": self.runs,
             "latency_ms": {"p50": round(p50, 3), "p90": round(p90, 3), "p99": round(p99, 3)},
             "fps": round(1000.0 / float(np.mean(self.latencies_ms)), 2),
+            "cpu": this_cpu().to_json(),
         }
 
 
@@ -91,6 +93,7 @@ def main(args: argparse.Namespace) -> int:
         f"p50={latency['p50']:.2f}ms p90={latency['p90']:.2f}ms p99={latency['p99']:.2f}ms "
         f"fps={result['fps']:.1f}"
     )
+    print(f"cpu: {this_cpu().describe()}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -16,6 +16,7 @@ import pytest
 from pisight.convert.conversion.quantize import MODES, QuantizeOptions, convert_saved_model
 from pisight.convert.data.calibration import CalibrationError, load_calibration_frames
 from pisight.device.model.bundle import verify_bundle
+from pisight.device.model.cpu import this_cpu
 from pisight.device.model.detector import Detector, DetectorOptions
 from pisight.device.model.tflite_file import read_model_file
 from tests.helpers import pisight, pisight_in_process
@@ -82,6 +83,9 @@ def test_keras_detector_to_verified_bundle(
     assert (out / "labels.txt").read_text().split() == list(SSD_LABELS)
     report = (out / "report.md").read_text()
     assert "Agreement with FP32" in report
+    # Workstation latency names its CPU and says it is not the Pi's.
+    assert metadata["metrics"]["latency_cpu"] == this_cpu().to_json()
+    assert f"LiteRT latency measured on {this_cpu().describe()}; not a Raspberry Pi" in report
     command = metadata["provenance"]["convert_command"]
     assert command.startswith("pisight convert ") and f"--out {out}" in command
     assert f"- converted: `{command}`" in report

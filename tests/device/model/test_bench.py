@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pisight.device.model.bench import BenchResult, benchmark
+from pisight.device.model.cpu import this_cpu
 
 
 def test_benchmark_times_each_run(ssd_int8: Path) -> None:
@@ -14,7 +15,7 @@ def test_benchmark_times_each_run(ssd_int8: Path) -> None:
     assert result.latencies_ms.shape == (5,)
     assert np.all(result.latencies_ms > 0)
     summary = result.to_json()
-    assert set(summary) == {"runtime", "threads", "runs", "latency_ms", "fps"}
+    assert set(summary) == {"runtime", "threads", "runs", "latency_ms", "fps", "cpu"}
     assert summary["runtime"] == result.runtime and summary["runs"] == 5
     latency = summary["latency_ms"]
     assert set(latency) == {"p50", "p90", "p99"}
@@ -38,3 +39,4 @@ def test_to_json_from_known_latencies() -> None:
     }
     assert summary["fps"] == pytest.approx(1000 / 25)
     assert (summary["runtime"], summary["threads"], summary["runs"]) == ("litert", 2, 4)
+    assert summary["cpu"] == this_cpu().to_json()  # every figure names where it was taken

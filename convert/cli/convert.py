@@ -13,7 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from pisight.convert.conversion.converter import ConvertOptions, convert_model
+from pisight.convert.conversion.converter import convert_model
+from pisight.convert.conversion.options import ConvertOptions
 from pisight.convert.conversion.quantize import DEFAULT_IO, IO_TYPES, MODES
 from pisight.convert.optimize.plan import OptimizePlan
 from pisight.convert.optimize.pruning import STRUCTURES

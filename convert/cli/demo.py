@@ -20,11 +20,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pisight.convert.conversion.converter import ConvertOptions, convert_model
+from pisight.convert.conversion.converter import convert_model
+from pisight.convert.conversion.options import ConvertOptions
 from pisight.convert.data.synth import generate_dataset
 from pisight.convert.data.synth_video import generate_video
 from pisight.convert.report.demo_report import plot_metrics, write_report
-from pisight.device.model.cpu import measured_on, this_cpu
+from pisight.device.model.cpu import CpuInfo, measured_on
 
 log = logging.getLogger("pisight.demo")
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -104,7 +105,7 @@ def comparison_table(metadata: dict) -> str:
     ]  # fmt: skip
     lines = ["| | FP32 | INT8 |", "|---|---|---|"]
     lines += [f"| {name} | {a} | {b} |" for name, a, b in rows]
-    lines += ["", f"LiteRT {measured_on(this_cpu())}."]
+    lines += ["", f"LiteRT {measured_on(CpuInfo.from_json(metrics['latency_cpu']))}."]
     return "\n".join(lines)
 
 

@@ -38,7 +38,6 @@ from pisight.convert.optimize.selective import (
 from pisight.convert.report.evaluate import evaluate_model
 from pisight.convert.report.packaging import package_bundle
 from pisight.convert.report.variants import sparsity
-from pisight.device.model.bundle import pixel_input, write_model_dir
 
 log = logging.getLogger("pisight.convert")
 
@@ -167,11 +166,7 @@ def _compare(
         directories = (workdir / f"variant_{n}" for n in itertools.count())
 
         def evaluate(data: bytes) -> float:
-            source = optimized.source
-            bundle = write_model_dir(
-                next(directories), data, source.labels or ("object",),
-                pixel_input(source.mean, source.std),
-            )  # fmt: skip
+            bundle = optimized.source.model_dir(next(directories), data)
             return evaluate_model(bundle, dataset).map50
 
     return compare_variants(
@@ -187,10 +182,7 @@ def _accuracy_gate(
     if options.eval_data is None:
         return None
     dataset = load_dataset(options.eval_data)
-    converted = write_model_dir(
-        workdir / "evaluated", model, source.labels or ("object",),
-        pixel_input(source.mean, source.std),
-    )  # fmt: skip
+    converted = source.model_dir(workdir / "evaluated", model)
 
     def describe(result: Any) -> str:
         return f"mAP@0.5 {result.map50:.4f}, mAP@[.5:.95] {result.map50_95:.4f}"

@@ -20,6 +20,7 @@ from typing import Any
 from pisight.convert.ssd.export import export_saved_model
 from pisight.convert.ssd.model import load_detector
 from pisight.convert.tf import keras, tf
+from pisight.device.model.bundle import pixel_input, write_model_dir
 
 KERAS_APPLICATIONS = {"keras:mobilenet_v2": 224}
 
@@ -44,6 +45,17 @@ class ModelInput:
     ssd_config: Any = field(default=None, compare=False, repr=False)
     quantize_from: Path | None = None
     """A quantization-aware-trained SavedModel to quantize instead of saved_model."""
+
+    @property
+    def bundle_labels(self) -> tuple[str, ...]:
+        """The labels a bundle of this model lists (a bundle always lists at least one)."""
+        return self.labels or ("object",)
+
+    def model_dir(self, directory: Path, model: bytes) -> Path:
+        """`model` as a minimal bundle the device Detector preprocesses as this source."""
+        return write_model_dir(
+            directory, model, self.bundle_labels, pixel_input(self.mean, self.std)
+        )
 
 
 def load_model_input(

@@ -23,7 +23,6 @@ from pisight.convert.conversion.options import ConvertOptions
 from pisight.convert.conversion.steps import ConversionError, StepLog
 from pisight.convert.data.calibration import CalibrationFrames, load_calibration_frames
 from pisight.device.model.bench import benchmark
-from pisight.device.model.bundle import pixel_input, write_model_dir
 from pisight.device.model.detector import Detector, DetectorOptions
 from pisight.device.model.runtime import default_threads
 from pisight.device.model.tflite_file import read_model_file
@@ -62,8 +61,7 @@ def verify_conversion(
             f"the {options.mode} model still computes in float: {', '.join(float_ops)}; "
             "check the calibration data or pass --allow-float-ops"
         )
-    preprocessing = (source.labels or ("object",), pixel_input(source.mean, source.std))
-    candidate = write_model_dir(workdir / "candidate", model, *preprocessing)
+    candidate = source.model_dir(workdir / "candidate", model)
     litert = steps.run("ai-edge-litert", lambda: _litert_check(candidate), _describe_litert)
     legacy = steps.run(
         "tflite-runtime 2.14", lambda: _legacy_check(options, model), lambda r: r["detail"]
@@ -74,7 +72,7 @@ def verify_conversion(
             "tflite-runtime would fail. Pass --skip-tflite-runtime-check to build anyway"
         )
     agreement = reference_latency = None
-    baseline = write_model_dir(workdir / "reference", reference, *preprocessing)
+    baseline = source.model_dir(workdir / "reference", reference)
     if options.mode != "fp32":
         reference_latency = benchmark(baseline, "litert", default_threads(), 30, 5).to_json()
         reference_latency = reference_latency["latency_ms"]

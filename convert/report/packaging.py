@@ -16,7 +16,7 @@ from pisight.convert.conversion.options import ConvertOptions
 from pisight.convert.conversion.state import Conversion
 from pisight.convert.report.bundle_writer import write_bundle
 from pisight.convert.tf import tf
-from pisight.device.model.cpu import measured_on, this_cpu
+from pisight.device.model.cpu import CpuInfo, measured_on, this_cpu
 
 VARIANTS_PLOT = "variants.png"
 
@@ -107,7 +107,8 @@ def render_report(metadata: dict, steps: list[dict]) -> str:
         )
         lines.append(f"| mAP@[.5:.95] | {fp32['map50_95']:.4f} | {converted['map50_95']:.4f} |")
     if fp32_latency:
-        lines += ["", f"LiteRT {measured_on(this_cpu())}."]
+        cpu = CpuInfo.from_json(metrics["latency_cpu"])
+        lines += ["", f"LiteRT {measured_on(cpu)}."]
     lines += _agreement_lines(metrics.get("agreement"))
     lines += _provenance_lines(metadata.get("provenance"))
     lines += ["", "## Checks", ""]
@@ -198,8 +199,14 @@ def package_bundle(conversion: Conversion) -> dict[str, Any]:
     report = render_report(metadata, conversion.steps.steps)
     if optimized is not None:
         report += render_optimization(metadata, comparison["table"])
-    labels = conversion.source.labels or ("object",)
-    write_bundle(options.out, conversion.model, labels, metadata, report, extra_files)
+    write_bundle(
+        options.out,
+        conversion.model,
+        conversion.source.bundle_labels,
+        metadata,
+        report,
+        extra_files,
+    )
     return metadata
 
 

@@ -50,6 +50,12 @@ class CpuInfo:
         simd = " ".join(flag.upper() for flag in self.simd) or "no SIMD flags read"
         return f"{self.model}, {self.cores} cores, {self.machine}, {simd}"
 
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> CpuInfo:
+        """Back from to_json(), as pisight.json and `pisight bench --json` record it."""
+        return cls(document["model"], document["machine"], document["cores"],
+                   tuple(document["simd"]))  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "machine": self.machine, "cores": self.cores,
                 "simd": list(self.simd)}  # fmt: skip

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 
+from tests.helpers import pisight
+
 
 def test_demo_writes_report_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = subprocess.run(
-        [sys.executable, "-m", "pisight.device.cli", "demo", "--frames", "40", "--no-serve",
-         "--out", str(out), "--calib-samples", "24", "--eval-images", "12"],
-        capture_output=True, text=True, timeout=900,
-        env={**os.environ, "PISIGHT_SKIP_LEGACY_RUNTIME": "1"},
+    result = pisight(
+        "demo", "--frames", "40", "--no-serve", "--out", str(out), "--calib-samples", "24",
+        "--eval-images", "12", timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| mAP@0.5 |" in result.stdout and "| model bytes |" in result.stdout

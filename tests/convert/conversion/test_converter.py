@@ -175,9 +175,10 @@ def test_unsupported_op_version_is_caught(
     """A model whose op versions tflite-runtime 2.14 lacks must fail verification."""
     from tensorflow.lite.tools import flatbuffer_utils
 
-    from pisight.convert.conversion.converter import ConversionError, ConvertOptions, StepLog
     from pisight.convert.conversion.legacy_runtime import ensure_legacy_env
     from pisight.convert.conversion.model_input import ModelInput
+    from pisight.convert.conversion.options import ConvertOptions
+    from pisight.convert.conversion.steps import ConversionError, StepLog
     from pisight.convert.conversion.verify import verify_conversion
 
     if ensure_legacy_env() is None:

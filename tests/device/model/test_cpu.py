@@ -45,6 +45,7 @@ def test_a_workstation_figure_says_it_is_not_the_pis() -> None:
     assert measured_on(pi) == f"latency measured on {pi.describe()}"
     assert pi.to_json() == {"model": pi.model, "machine": "aarch64", "cores": 4,
                             "simd": ["asimd", "asimddp"]}  # fmt: skip
+    assert CpuInfo.from_json(pi.to_json()) == pi
 
 
 def test_this_machine_is_read() -> None:

@@ -60,6 +60,7 @@ _METRICS = (
     _Metric("pisight_dropped_frames_total", "Frames dropped as stale.", lambda s: s.dropped_frames),
     _Metric("pisight_viewers", "Connected stream viewers.", lambda s: s.viewers),
     _Metric("pisight_uptime_seconds", "Seconds since start.", lambda s: s.uptime_s),
+    _Metric("pisight_tracks", "Confirmed tracks alive now.", lambda s: s.tracks),
 )
 
 
@@ -89,9 +90,49 @@ def render_metrics(status: RunStatus) -> str:
             kind = "counter" if name.endswith("_total") else "gauge"
             lines += [f"# HELP {name} {metric.help_text}", f"# TYPE {name} {kind}"]
         lines.append(f"{metric.name} {_prometheus_value(value)}")
+    lines += _count_lines(status)
     lines += ["# HELP pisight_up 1 while frames flow.", "# TYPE pisight_up gauge"]
     lines.append(f"pisight_up {int(status.frames_flow)}")
     return "\n".join(lines) + "\n"
+
+
+def _label_value(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _count_lines(status: RunStatus) -> list[str]:
+    """Zone and line counts, one sample per zone or line, class (and direction)."""
+    families: dict[str, tuple[str, str, list[str]]] = {
+        "pisight_zone_occupancy": ("gauge", "Tracks inside the zone now.", []),
+        "pisight_zone_entries_total": ("counter", "Tracks that came into the zone.", []),
+        "pisight_zone_exits_total": ("counter", "Tracks that left the zone or ended in it.", []),
+        "pisight_line_crossings_total": ("counter", "Tracks that crossed the line.", []),
+    }
+    for zone in status.zones:
+        name = _label_value(zone.name)
+        for family, counts in (
+            ("pisight_zone_occupancy", zone.occupancy),
+            ("pisight_zone_entries_total", zone.entries),
+            ("pisight_zone_exits_total", zone.exits),
+        ):
+            # Every class ever entered stays listed (at 0), so a counter never vanishes.
+            for label in sorted({*zone.entries, *counts}):
+                sample = f'{family}{{zone="{name}",class="{_label_value(label)}"}}'
+                families[family][2].append(f"{sample} {counts.get(label, 0)}")
+    for line in status.lines:
+        name = _label_value(line.name)
+        for direction, counts in (("in", line.crossed_in), ("out", line.crossed_out)):
+            for label, value in sorted(counts.items()):
+                sample = (
+                    f'pisight_line_crossings_total{{line="{name}",direction="{direction}",'
+                    f'class="{_label_value(label)}"}}'
+                )
+                families["pisight_line_crossings_total"][2].append(f"{sample} {value}")
+    lines: list[str] = []
+    for family, (kind, help_text, samples) in families.items():
+        if samples:
+            lines += [f"# HELP {family} {help_text}", f"# TYPE {family} {kind}", *samples]
+    return lines
 
 
 def render_health(status: RunStatus) -> tuple[bool, str]:

@@ -5,12 +5,13 @@ Detections index like their arrays and iterate row by row; box_iou compares two 
     confident = detections[detections.scores >= 0.5]      # a mask, index array or slice
     for box, score, class_id, label in confident: ...     # one Detection per row
     box_iou(confident.xyxy, other.xyxy)                   # (n, m) pairwise IoU
+    tracked = detections.with_track_ids(ids)               # the tracker's answer (track/)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -34,12 +35,15 @@ class Detections:
     scores: (n,) float32 in [0, 1].
     class_ids: (n,) int32 model class indices (after the label offset).
     labels: n strings, the class names.
+    track_ids: None before tracking; then (n,) int32 ids of the confirmed track each
+          detection belongs to, -1 for one not (yet) part of a confirmed track.
     """
 
     xyxy: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
     labels: tuple[str, ...] = field(default=())
+    track_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.scores)
@@ -49,6 +53,8 @@ class Detections:
             raise ValueError(f"class_ids must be ({n},), got {self.class_ids.shape}")
         if len(self.labels) != n:
             raise ValueError(f"labels must have {n} entries, got {len(self.labels)}")
+        if self.track_ids is not None and self.track_ids.shape != (n,):
+            raise ValueError(f"track_ids must be ({n},), got {self.track_ids.shape}")
 
     @classmethod
     def empty(cls) -> Detections:
@@ -96,7 +102,12 @@ class Detections:
             self.scores[rows],
             self.class_ids[rows],
             tuple(self.labels[i] for i in rows),
+            None if self.track_ids is None else self.track_ids[rows],
         )
+
+    def with_track_ids(self, track_ids: np.ndarray) -> Detections:
+        """The same rows with the tracker's ids (-1: no confirmed track)."""
+        return replace(self, track_ids=np.asarray(track_ids, np.int32).reshape(-1))
 
     def with_labels(self, allowed: Sequence[str]) -> Detections:
         wanted = set(allowed)
@@ -105,9 +116,10 @@ class Detections:
     def to_json(self) -> list[dict]:
         """The `detections` list of the JSONL log; box is null without boxes.
 
-        The format is stable: docs/ARCHITECTURE.md, "Stable output formats".
+        The format is stable: docs/ARCHITECTURE.md, "Stable output formats". Tracked
+        detections add "track_id" (null for one no confirmed track owns yet).
         """
-        return [
+        rows = [
             {
                 "label": label,
                 "class_id": class_id,
@@ -116,6 +128,10 @@ class Detections:
             }
             for box, score, class_id, label in self
         ]
+        if self.track_ids is not None:
+            for row, track_id in zip(rows, self.track_ids.tolist(), strict=True):
+                row["track_id"] = track_id if track_id >= 0 else None
+        return rows
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

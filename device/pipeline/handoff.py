@@ -11,6 +11,7 @@ import threading
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+POLL_S = 0.2  # every blocking wait of the pipeline wakes this often to notice a stop
 
 
 class SlotClosedError(Exception):
@@ -67,3 +68,14 @@ class LatestSlot(Generic[T]):
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+def put_until_done(slot: LatestSlot[T], value: T, lossless: bool, done: threading.Event) -> bool:
+    """Hand value on (waiting for the consumer when lossless); False once the run ends."""
+    try:
+        while not slot.put(value, wait=lossless, timeout=POLL_S):
+            if done.is_set():
+                return False
+    except SlotClosedError:
+        return False
+    return True

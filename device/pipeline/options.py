@@ -1,6 +1,7 @@
 """What a pipeline run does besides detecting: PipelineOptions, built by `pisight run`.
 
     options = PipelineOptions(max_frames=300, metrics_csv=Path("m.csv"), overlay=False)
+    options = PipelineOptions(tracker=TrackerOptions(), zones=(door,), lines=(street,))
     Pipeline(detector, capture, frames, options, sinks)
 
 How often viewers get a frame is the live view's setting (ServerOptions.stream_fps), so
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pisight.device.pipeline.staleness import INVOKE_TIMEOUT_S, STALE_AFTER_S
+from pisight.device.track.tracks import TrackerOptions
+from pisight.device.zones.geometry import Line, Zone
 
 
 @dataclass(frozen=True)
@@ -45,3 +48,13 @@ class PipelineOptions:
     stale_after_s: float = STALE_AFTER_S
     """No new result for this long: the run is stale; viewers get the last picture marked
     stale (once a second) and /healthz answers 503. Both read it from RunStatus."""
+    tracker: TrackerOptions | None = None
+    """Track objects over frames (detections get track ids); None: each frame alone."""
+    zones: tuple[Zone, ...] = ()
+    """Zones to count tracks in (needs the tracker)."""
+    lines: tuple[Line, ...] = ()
+    """Lines to count tracks crossing (needs the tracker)."""
+
+    def __post_init__(self) -> None:
+        if (self.zones or self.lines) and self.tracker is None:
+            raise ValueError("zones and lines count tracks: they need tracking on")

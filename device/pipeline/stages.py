@@ -28,10 +28,11 @@ from pisight.device.model.detections import Detections
 from pisight.device.model.detector import Detector, RawOutputs
 from pisight.device.pipeline.capture import CaptureWorker
 from pisight.device.pipeline.cores import pin_current_thread
-from pisight.device.pipeline.handoff import LatestSlot, SlotClosedError
+from pisight.device.pipeline.handoff import POLL_S, LatestSlot, SlotClosedError, put_until_done
 from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stats import RunStats, Summary
 from pisight.device.pipeline.status import RunStatus
+from pisight.device.pipeline.tracking import TrackingStage
 from pisight.device.pipeline.watchdog import InvokeWatchdog
 from pisight.device.render.frame_sink import FrameSink
 from pisight.device.render.renderer import StreamRenderer
@@ -39,7 +40,6 @@ from pisight.device.render.sinks import DetectionLog, MetricsLog, Recorder
 from pisight.device.sources.frames import Frame
 
 log = logging.getLogger("pisight.pipeline")
-POLL_S = 0.2  # every blocking wait wakes this often to notice a stop
 SHUTDOWN_S = 3.0  # all threads together; SIGTERM must end the process within 5 s
 
 
@@ -87,13 +87,25 @@ class Pipeline:
             if options.detections_jsonl
             else None
         )
-        self._metrics_log = MetricsLog(options.metrics_csv) if options.metrics_csv else None
+        self._metrics_log = (
+            MetricsLog(options.metrics_csv, bool(options.tracker), options.zones, options.lines)
+            if options.metrics_csv
+            else None
+        )
         self._recorder = (
             Recorder(options.record_mp4, options.record_fps) if options.record_mp4 else None
         )
         recording = [self._recorder] if self._recorder else []
-        self._renderer = StreamRenderer([*recording, *sinks], options.jpeg_quality, options.overlay)
+        self._renderer = StreamRenderer(
+            [*recording, *sinks], options.jpeg_quality, options.overlay,
+            zones=options.zones, lines=options.lines,
+        )  # fmt: skip
         self._watchdog = InvokeWatchdog(options.invoke_timeout_s)
+        self._tracking = (
+            TrackingStage(options.tracker, options.zones, options.lines)
+            if options.tracker
+            else None
+        )
         self.error: BaseException | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -159,7 +171,7 @@ class Pipeline:
             if frame is None:
                 continue
             prepared = _Prepared(frame, self.detector.prepare(frame.image))
-            if not _put_until_done(self._prepared, prepared, lossless, self._done):
+            if not put_until_done(self._prepared, prepared, lossless, self._done):
                 return
 
     def _inference_loop(self, generation: int) -> None:
@@ -180,7 +192,7 @@ class Pipeline:
                 return  # abandoned while stuck; a fresh thread has taken over
             inferred = _Inferred(prepared.frame, raw)
             # Lossless: decoding takes a fraction of an invoke, so this never waits long.
-            if not _put_until_done(self._inferred, inferred, True, self._done):
+            if not put_until_done(self._inferred, inferred, True, self._done):
                 return
 
     def _decode_loop(self) -> None:
@@ -195,6 +207,8 @@ class Pipeline:
                 continue
             frame = inferred.frame
             detections = self.detector.decode(inferred.raw, frame.width, frame.height)
+            if self._tracking:
+                detections = self._tracking.apply(frame, detections)
             self._record_inference(frame, detections, inferred.raw.inference_ms)
             now = time.monotonic()
             if self.options.on_heartbeat and now - last_heartbeat >= 1.0:
@@ -211,7 +225,7 @@ class Pipeline:
             self.options.on_first_frame()
         # A recording of a file keeps every frame; live, the output stage may skip some.
         lossless = self._recorder is not None and not self.capture.live
-        _put_until_done(
+        put_until_done(
             self._results, _Result(frame, detections, inference_ms), lossless, self._done
         )
 
@@ -262,8 +276,13 @@ class Pipeline:
         return self.capture.dropped + self._prepared.dropped
 
     def status(self) -> RunStatus:
+        tracking = self._tracking
+        counts = tracking.counts() if tracking else None
         return replace(
             self.stats.snapshot(),
+            tracks=tracking.active if tracking else None,
+            zones=counts.zones if counts else (),
+            lines=counts.lines if counts else (),
             dropped_frames=self.dropped,
             source=self.capture.description,
             source_online=self.capture.online,
@@ -276,14 +295,3 @@ class Pipeline:
 
     def summary(self) -> Summary:
         return self.stats.summary(self.dropped)
-
-
-def _put_until_done(slot: LatestSlot, value: Any, lossless: bool, done: threading.Event) -> bool:
-    """Hand value on (waiting for the consumer when lossless); False once the run ends."""
-    try:
-        while not slot.put(value, wait=lossless, timeout=POLL_S):
-            if done.is_set():
-                return False
-    except SlotClosedError:
-        return False
-    return True

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pisight.device.pipeline.staleness import STALE_AFTER_S
+from pisight.device.zones.counting import LineCount, ZoneCount
 
 # Field metadata. Filled in after the pipeline: absent from the JSON until someone does,
 # as they were when each producer added its own key.
@@ -67,6 +68,12 @@ class RunStatus:
     """Connected stream viewers; the live server fills it in."""
     model: str | None = field(default=None, metadata=_ADDED_LATER)
     """The model file or bundle name; `pisight run` fills it in."""
+    tracks: int | None = field(default=None, metadata=_ADDED_LATER)
+    """Confirmed tracks alive now; None when tracking is off."""
+    zones: tuple[ZoneCount, ...] = field(default=(), metadata=_ADDED_LATER)
+    """Occupancy, entries and exits of each configured zone, per class."""
+    lines: tuple[LineCount, ...] = field(default=(), metadata=_ADDED_LATER)
+    """Crossings of each configured line, per direction and class."""
     stale_after_s: float = field(default=STALE_AFTER_S, metadata=_NOT_REPORTED)
     """Above this last_frame_age_s the run is stale (PipelineOptions.stale_after_s)."""
 
@@ -92,7 +99,11 @@ class RunStatus:
             value = getattr(self, item.name)
             if not item.metadata.get("reported", True):
                 continue
-            if value is None and item.metadata.get("omit_when_none"):
+            empty = value is None or (isinstance(value, tuple) and not value)
+            if empty and item.metadata.get("omit_when_none"):
+                continue
+            if isinstance(value, tuple):  # zone and line counts
+                document[item.name] = [reading.to_json() for reading in value]
                 continue
             document[item.name] = _json_safe(value)
         return document

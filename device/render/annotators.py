@@ -1,6 +1,7 @@
 """Annotators draw on a frame: `annotate(scene, ...) -> scene`, style fixed in __init__.
 
-    scene = BoxAnnotator().annotate(frame.image, detections)
+    scene = BoxAnnotator().annotate(frame.image, detections)     # "#7 person 0.83" if tracked
+    scene = ZoneAnnotator(zones, lines).annotate(scene, status)  # outlines with their counts
     scene = MetricsOverlay().annotate(scene, status)
 
 Drawing happens in place on the frame the pipeline hands over (it is not reused).
@@ -13,6 +14,7 @@ import numpy as np
 
 from pisight.device.model.detections import Detections
 from pisight.device.pipeline.status import RunStatus
+from pisight.device.zones.geometry import Line, Point, Zone
 
 # A colour-blind-friendly palette (Okabe-Ito), BGR; a class keeps its colour.
 PALETTE = (
@@ -58,13 +60,13 @@ class BoxAnnotator:
     def annotate(self, scene: np.ndarray, detections: Detections) -> np.ndarray:
         if not detections.has_boxes:
             return self._annotate_classes(scene, detections)
-        for box, score, class_id, label in zip(
-            detections.xyxy, detections.scores, detections.class_ids, detections.labels, strict=True
-        ):
+        ids = detections.track_ids
+        for row, (box, score, class_id, label) in enumerate(detections):
             x1, y1, x2, y2 = (round(float(v)) for v in box)
-            colour = class_colour(int(class_id))
+            colour = class_colour(class_id)
             cv2.rectangle(scene, (x1, y1), (x2, y2), colour, self.thickness)
-            _label(scene, f"{label} {score:.2f}", (x1, y1), colour, self.text_scale)
+            tag = f"#{ids[row]} " if ids is not None and ids[row] >= 0 else ""
+            _label(scene, f"{tag}{label} {score:.2f}", (x1, y1), colour, self.text_scale)
         return scene
 
     def _annotate_classes(self, scene: np.ndarray, detections: Detections) -> np.ndarray:
@@ -93,4 +95,41 @@ class MetricsOverlay:
         if status.temperature_c is not None:
             parts.append(f"{status.temperature_c:.0f} C")
         _label(scene, "  ".join(parts), (8, 24), (40, 40, 40), self.text_scale, (255, 255, 255))
+        return scene
+
+
+ZONE_COLOUR = (240, 240, 240)
+LINE_COLOUR = (0, 215, 255)
+
+
+class ZoneAnnotator:
+    """Each zone's outline with its occupancy, each line with its in/out counts."""
+
+    def __init__(self, zones: tuple[Zone, ...], lines: tuple[Line, ...], text_scale=0.5) -> None:
+        self.zones = zones
+        self.lines = lines
+        self.text_scale = text_scale
+
+    def annotate(self, scene: np.ndarray, status: RunStatus) -> np.ndarray:
+        height, width = scene.shape[:2]
+
+        def pixels(point: Point) -> tuple[int, int]:
+            return round(point[0] * (width - 1)), round(point[1] * (height - 1))
+
+        occupancy = {zone.name: zone.total for zone in status.zones}
+        for zone in self.zones:
+            corners = np.array([pixels(p) for p in zone.polygon], np.int32)
+            cv2.polylines(scene, [corners], True, ZONE_COLOUR, 2, cv2.LINE_AA)
+            text = f"{zone.name}: {occupancy.get(zone.name, 0)}"
+            top_left = tuple(int(v) for v in corners.min(axis=0))
+            _label(scene, text, (top_left[0], top_left[1] + 18), ZONE_COLOUR, self.text_scale)
+        crossings = {line.name: line for line in status.lines}
+        for line in self.lines:
+            start, end = pixels(line.start), pixels(line.end)
+            cv2.line(scene, start, end, LINE_COLOUR, 2, cv2.LINE_AA)
+            count = crossings.get(line.name)
+            went_in, went_out = (count.total_in, count.total_out) if count else (0, 0)
+            text = f"{line.name}: in {went_in} out {went_out}"
+            _label(scene, text, (min(start[0], end[0]), min(start[1], end[1])), LINE_COLOUR,
+                   self.text_scale)  # fmt: skip
         return scene

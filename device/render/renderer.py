@@ -20,20 +20,27 @@ import numpy as np
 from pisight.device.model.detections import Detections
 from pisight.device.pipeline.status import RunStatus
 from pisight.device.pipeline.watchdog import draw_stale_marker
-from pisight.device.render.annotators import BoxAnnotator, MetricsOverlay
+from pisight.device.render.annotators import BoxAnnotator, MetricsOverlay, ZoneAnnotator
 from pisight.device.render.frame_sink import AnnotatedFrame, FrameSink
+from pisight.device.zones.geometry import Line, Zone
 
 STALE_REPEAT_S = 1.0  # a frozen picture needs its marker refreshed, not a stream of copies
 
 
 class StreamRenderer:
     def __init__(
-        self, sinks: Sequence[FrameSink], jpeg_quality: int = 80, overlay: bool = True
+        self,
+        sinks: Sequence[FrameSink],
+        jpeg_quality: int = 80,
+        overlay: bool = True,
+        zones: tuple[Zone, ...] = (),
+        lines: tuple[Line, ...] = (),
     ) -> None:
         self._sinks = tuple(sinks)
         self._quality = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
         self._overlay = MetricsOverlay() if overlay else None
         self._boxes = BoxAnnotator()
+        self._zones = ZoneAnnotator(zones, lines) if zones or lines else None
         self._last_marked = 0.0
         self._last_scene: np.ndarray | None = None
 
@@ -43,6 +50,8 @@ class StreamRenderer:
         if not wanting:
             return  # nobody looks: drawing and encoding would only cost CPU
         scene = self._boxes.annotate(image, detections)
+        if self._zones:
+            scene = self._zones.annotate(scene, status)
         if self._overlay:
             scene = self._overlay.annotate(scene, status)
         self._last_scene = scene

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pisight.device.model.detections import Detections
 from pisight.device.pipeline.status import RunStatus
 from pisight.device.render.frame_sink import AnnotatedFrame, FrameFormat
 from pisight.device.sources.frames import Frame
+from pisight.device.zones.geometry import Line, Zone
 
 CSV_COLUMNS = (
     "time",
@@ -73,12 +75,28 @@ class DetectionLog:
 
 
 class MetricsLog:
-    """One CSV row per second (`row=interval`) and a final `row=summary`."""
+    """One CSV row per second (`row=interval`) and a final `row=summary`.
 
-    def __init__(self, path: str | Path) -> None:
+    With tracking, columns appended after `row`: `tracks`, then `zone:NAME` (occupancy)
+    per zone and `line:NAME:in`, `line:NAME:out` (crossings so far) per line.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        tracked: bool = False,
+        zones: Sequence[Zone] = (),
+        lines: Sequence[Line] = (),
+    ) -> None:
         self._file = _open_for_writing(path)
         self._writer = csv.writer(self._file)
-        self._writer.writerow(CSV_COLUMNS)
+        self._tracked = tracked
+        self._zones = tuple(zone.name for zone in zones)
+        self._lines = tuple(line.name for line in lines)
+        counted = [f"zone:{name}" for name in self._zones] + [
+            f"line:{name}:{way}" for name in self._lines for way in ("in", "out")
+        ]
+        self._writer.writerow([*CSV_COLUMNS, *(["tracks", *counted] if tracked else [])])
 
     def write(self, status: RunStatus, row: str = "interval") -> None:
         values = (
@@ -86,7 +104,16 @@ class MetricsLog:
             status.inference_ms_p90, status.cpu_percent, status.system_cpu_percent,
             status.rss_mb, status.temperature_c, status.throttled, status.dropped_frames,
         )  # fmt: skip
-        self._writer.writerow([*map(_cell, values), row])  # in CSV_COLUMNS order
+        cells = [*map(_cell, values), row]  # in CSV_COLUMNS order
+        if not self._tracked:
+            self._writer.writerow(cells)
+            return
+        occupancy = {zone.name: zone.total for zone in status.zones}
+        crossings = {line.name: (line.total_in, line.total_out) for line in status.lines}
+        counted: list[Any] = [occupancy.get(name, 0) for name in self._zones]
+        for name in self._lines:
+            counted += crossings.get(name, (0, 0))
+        self._writer.writerow([*cells, _cell(status.tracks), *counted])
 
     def close(self) -> None:
         self._file.close()

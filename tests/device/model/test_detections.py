@@ -164,3 +164,14 @@ def test_to_json_box_is_none_for_nan_rows() -> None:
     rows = detections.to_json()
     assert [row["box"] for row in rows] == [None, None]
     assert rows[0]["score"] == 0.1235
+
+
+def test_track_ids_follow_indexing_and_reach_the_json() -> None:
+    tracked = _detections().with_track_ids(np.array([4, -1, 9]))
+    assert tracked.track_ids is not None and tracked.track_ids.dtype == np.int32
+    picked = tracked[np.array([2, 0])]
+    assert picked.track_ids.tolist() == [9, 4]
+    assert [row["track_id"] for row in tracked.to_json()] == [4, None, 9]
+    assert "track_id" not in _detections().to_json()[0]  # untracked: the old format
+    with pytest.raises(ValueError, match="track_ids"):
+        _detections().with_track_ids(np.array([1, 2]))

@@ -99,3 +99,38 @@ def test_the_pipelines_threshold_reaches_health() -> None:
     assert not ok and json.loads(body)["status"] == "offline"
     pipeline.stats.last_result_at = time.monotonic()
     assert render_health(pipeline.status())[0]
+
+
+def test_a_tracking_pipeline_reports_tracks_zones_and_lines() -> None:
+    from pisight.device.track.tracks import TrackerOptions
+    from pisight.device.zones.geometry import Line, Zone
+
+    zone = Zone("door", ((0.1, 0.1), (0.4, 0.1), (0.4, 0.4)))
+    line = Line("street", (0.0, 0.5), (1.0, 0.5))
+    options = PipelineOptions(tracker=TrackerOptions(), zones=(zone,), lines=(line,))
+    document = fake_pipeline(options).status().to_json()
+    assert document["tracks"] == 0
+    assert document["zones"] == [
+        {"name": "door", "occupancy": 0, "by_class": {}, "entries": {}, "exits": {}}
+    ]
+    assert document["lines"] == [{"name": "street", "in": {}, "out": {}}]
+    assert "tracks" not in fake_pipeline(PipelineOptions()).status().to_json()
+    with pytest.raises(ValueError, match="tracking"):
+        PipelineOptions(zones=(zone,))
+
+
+def test_metrics_carry_zone_and_line_counters_labelled_by_name_and_class() -> None:
+    from pisight.device.zones.counting import LineCount, ZoneCount
+
+    status = RunStatus(
+        tracks=3,
+        zones=(ZoneCount("door", {"person": 1}, {"person": 2, "cat": 1}, {"person": 1, "cat": 1}),),
+        lines=(LineCount('say "hi"', {"car": 2}, {"car": 1}),),
+    )
+    text = render_metrics(status)
+    assert "pisight_tracks 3\n" in text
+    assert "# TYPE pisight_zone_entries_total counter" in text
+    assert 'pisight_zone_occupancy{zone="door",class="person"} 1\n' in text
+    assert 'pisight_zone_occupancy{zone="door",class="cat"} 0\n' in text  # it left: 0, kept
+    assert 'pisight_zone_exits_total{zone="door",class="cat"} 1\n' in text
+    assert 'pisight_line_crossings_total{line="say \\"hi\\"",direction="out",class="car"} 1' in text

@@ -80,3 +80,30 @@ def test_metrics_overlay_text_grows_with_values() -> None:
     wide = np.any(MetricsOverlay().annotate(_scene(), full) != GREY, axis=2).any(axis=0)
     narrow = np.any(MetricsOverlay().annotate(_scene(), RunStatus()) != GREY, axis=2).any(axis=0)
     assert np.flatnonzero(wide).max() > np.flatnonzero(narrow).max()
+
+
+def test_a_tracked_box_is_labelled_with_its_track_id() -> None:
+    # The label box grows with its text: "#12 thing 0.80" is wider than "thing 0.80".
+    plain, tracked = _scene(), _scene()
+    BoxAnnotator().annotate(plain, _one_box(0, [20, 80, 60, 160]))
+    BoxAnnotator().annotate(tracked, _one_box(0, [20, 80, 60, 160]).with_track_ids(np.array([12])))
+    label_row = 70
+    assert (tracked[label_row] != GREY).any(axis=1).sum() > (plain[label_row] != GREY).any(
+        axis=1
+    ).sum()
+
+
+def test_zones_and_lines_are_drawn_where_the_fractions_say() -> None:
+    from pisight.device.render.annotators import LINE_COLOUR, ZONE_COLOUR, ZoneAnnotator
+    from pisight.device.zones.counting import ZoneCount
+    from pisight.device.zones.geometry import Line, Zone
+
+    zone = Zone("door", ((0.5, 0.5), (0.9, 0.5), (0.9, 0.9), (0.5, 0.9)))
+    line = Line("street", (0.0, 0.25), (0.4, 0.25))
+    scene = ZoneAnnotator((zone,), (line,)).annotate(
+        _scene(), RunStatus(zones=(ZoneCount("door", {"person": 2}),))
+    )
+    h, w = scene.shape[:2]
+    assert tuple(scene[round(0.9 * (h - 1)), round(0.7 * w)]) == ZONE_COLOUR  # bottom edge
+    assert tuple(scene[round(0.25 * (h - 1)), round(0.3 * w)]) == LINE_COLOUR
+    assert tuple(scene[round(0.75 * h), round(0.7 * w)]) == (GREY,) * 3  # inside: not filled

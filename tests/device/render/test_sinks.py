@@ -122,3 +122,37 @@ def test_recorder_writes_readable_mp4(tmp_path: Path, width: int, height: int, f
     finally:
         capture.release()
     assert read == frames + 1
+
+
+def test_metrics_log_appends_track_zone_and_line_columns_when_tracking(tmp_path: Path) -> None:
+    from pisight.device.zones.counting import LineCount, ZoneCount
+    from pisight.device.zones.geometry import Line, Zone
+
+    zone = Zone("door", ((0.1, 0.1), (0.4, 0.1), (0.4, 0.4)))
+    line = Line("street", (0.0, 0.5), (1.0, 0.5))
+    path = tmp_path / "m.csv"
+    log = MetricsLog(path, tracked=True, zones=[zone], lines=[line])
+    counted = RunStatus(
+        tracks=4,
+        zones=(ZoneCount("door", {"person": 2, "cat": 1}),),
+        lines=(LineCount("street", {"car": 3}, {"car": 1, "bus": 1}),),
+    )
+    log.write(counted)
+    log.write(RunStatus(tracks=0))  # before the first count: zeros, never a missing cell
+    log.close()
+    rows = list(csv.reader(path.open()))
+    assert rows[0] == [*CSV_COLUMNS, "tracks", "zone:door", "line:street:in", "line:street:out"]
+    assert rows[1][len(CSV_COLUMNS) :] == ["4", "3", "3", "2"]
+    assert rows[2][len(CSV_COLUMNS) :] == ["0", "0", "0", "0"]
+
+
+def test_detection_log_carries_track_ids(tmp_path: Path) -> None:
+    detections = Detections(
+        np.array([[1, 2, 3, 4], [5, 6, 7, 8]], np.float32), np.array([0.9, 0.6], np.float32),
+        np.array([0, 1], np.int32), ("person", "car"),
+    ).with_track_ids(np.array([7, -1]))  # fmt: skip
+    path = tmp_path / "d.jsonl"
+    with DetectionLog(path, source="test") as log:
+        log.write(Frame(np.zeros((10, 10, 3), np.uint8), 1.0, 3), detections, 5.0)
+    record = json.loads(path.read_text())
+    assert [d["track_id"] for d in record["detections"]] == [7, None]

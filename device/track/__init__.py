@@ -1,0 +1,1 @@
+"""Objects over time: the tracker that gives each detection a stable track id."""

@@ -1,0 +1,1 @@
+"""Zones and counting lines: who is where, and who crossed which way."""

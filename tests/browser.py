@@ -32,7 +32,8 @@ def chromium_path() -> str | None:
     return None
 
 
-def _command(exe: str, url: str, out_png: Path, profile: str, size: str, wait_ms: int) -> list:
+def _command(exe: str, url: str, output: str, profile: str, size: str, wait_ms: int) -> list:
+    """output: --screenshot=PNG or --dump-dom (the DOM after the page's scripts ran)."""
     return [
         exe,
         "--headless",
@@ -48,7 +49,7 @@ def _command(exe: str, url: str, out_png: Path, profile: str, size: str, wait_ms
         f"--window-size={size}",
         f"--virtual-time-budget={wait_ms}",
         f"--timeout={wait_ms}",
-        f"--screenshot={out_png}",
+        output,
         url,
     ]
 
@@ -63,20 +64,41 @@ def screenshot(
     out_png = Path(out_png).resolve()
     out_png.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="pisight-chromium-") as profile:
-        cmd = _command(exe, url, out_png, profile, f"{width},{height}", wait_ms)
-        # A session of its own lets a timeout kill the renderer and GPU helpers too.
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        size = f"{width},{height}"
+        returncode, _, stderr = _run(
+            _command(exe, url, f"--screenshot={out_png}", profile, size, wait_ms)
         )
-        try:
-            _, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            _, stderr = proc.communicate()
-            raise RuntimeError(f"chromium timed out: {_tail(stderr)}") from None
-    if proc.returncode != 0 or not out_png.is_file():
-        raise RuntimeError(f"chromium exited with {proc.returncode}: {_tail(stderr)}")
+    if returncode != 0 or not out_png.is_file():
+        raise RuntimeError(f"chromium exited with {returncode}: {_tail(stderr)}")
     return out_png
+
+
+def dump_dom(url: str, wait_ms: int = 4000) -> str:
+    """The page's DOM as HTML after wait_ms of its scripts (fetches, timers) running."""
+    exe = chromium_path()
+    if exe is None:
+        raise RuntimeError("no chromium on PATH: install Debian's chromium")
+    with tempfile.TemporaryDirectory(prefix="pisight-chromium-") as profile:
+        returncode, stdout, stderr = _run(
+            _command(exe, url, "--dump-dom", profile, "1280,800", wait_ms)
+        )
+    if returncode != 0:
+        raise RuntimeError(f"chromium exited with {returncode}: {_tail(stderr)}")
+    return stdout.decode(errors="replace")
+
+
+def _run(cmd: list) -> tuple[int, bytes, bytes]:
+    # A session of its own lets a timeout kill the renderer and GPU helpers too.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        raise RuntimeError(f"chromium timed out: {_tail(stderr)}") from None
+    return proc.returncode, stdout, stderr
 
 
 def _tail(stderr: bytes, lines: int = 15) -> str:

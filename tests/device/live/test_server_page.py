@@ -17,7 +17,7 @@ from pisight.device.pipeline.status import RunStatus
 
 # tests/ is not a package; browser.py is a helper beside the test folders.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from browser import chromium_path, screenshot
+from browser import chromium_path, dump_dom, screenshot
 
 GREEN = (0, 255, 0)  # BGR
 
@@ -65,3 +65,26 @@ def test_page_shows_the_stream_and_metrics(tmp_path: Path) -> None:
     # The green rectangle is a quarter of the frame; scaled into the page it covers well
     # over 5% of a 1280x800 viewport. Without the stream it would be 0.
     assert green_fraction(png) > 0.05
+
+
+@pytest.mark.slow
+def test_page_lists_the_zone_and_line_counts_from_healthz() -> None:
+    if chromium_path() is None:
+        pytest.skip("no chromium: install Debian's chromium")
+    from pisight.device.zones.counting import LineCount, ZoneCount
+
+    status = RunStatus(
+        fps=29.7, last_frame_age_s=0.03, tracks=3,
+        zones=(ZoneCount("door", {"person": 2}, {"person": 5}, {"person": 3}),),
+        lines=(LineCount("street", {"car": 4}, {"car": 1}),),
+    )  # fmt: skip
+    server = LiveServer(ServerOptions(port=0), FrameBroadcast(), lambda: status)
+    server.start()
+    try:
+        dom = dump_dom(f"http://127.0.0.1:{server.address[1]}/", wait_ms=2500)
+    finally:
+        server.stop()
+    assert '<section id="counts">' in dom  # no longer hidden
+    assert "<dt>Zone door</dt><dd>2 now · 5 in · 3 out</dd>" in dom
+    assert "<dt>Line street</dt><dd>in 4 · out 1</dd>" in dom
+    assert "<dt>Tracks now</dt><dd>3</dd>" in dom

@@ -36,10 +36,27 @@ from pisight.device.model.runtime import default_threads
 from pisight.device.pipeline.cores import pin_current_thread, plan_cores
 from pisight.device.sources.testpattern import write_video
 
+# Two zones and a line, as a user counting a shop's door and its street would configure.
+COUNTING_CONFIG = """
+[[zones]]
+name = "door"
+points = [[0.05, 0.05], [0.5, 0.05], [0.5, 0.95], [0.05, 0.95]]
+
+[[zones]]
+name = "window"
+points = [[0.5, 0.05], [0.95, 0.05], [0.95, 0.95], [0.5, 0.95]]
+
+[[lines]]
+name = "street"
+start = [0.0, 0.5]
+end = [1.0, 0.5]
+"""
+
 
 def run_pisight(
-    model: str, video: Path, threads: int, frames: int, viewers: int, timed_launch: bool = False
-) -> dict:
+    model: str, video: Path, threads: int, frames: int, viewers: int, timed_launch: bool = False,
+    counting: bool = False,
+) -> dict:  # fmt: skip
     """One `pisight run` process with `viewers` MJPEG clients; returns its summary, RSS,
     mean process and system CPU % from its metrics log and (timed_launch) the time from
     launch to the first processed frame, seen as the first detections-log line."""
@@ -47,6 +64,10 @@ def run_pisight(
         detections, metrics = Path(scratch) / "d.jsonl", Path(scratch) / "m.csv"
         serve = ["--listen", "127.0.0.1:0"] if viewers else ["--no-serve"]
         log = ["--detections", str(detections)] if timed_launch else []
+        if counting:
+            config = Path(scratch) / "counting.toml"
+            config.write_text(COUNTING_CONFIG)
+            log += ["--config", str(config)]
         command = [sys.executable, "-m", "pisight.device.cli", "run", "--model", model,
                    "--source", str(video), "--loop", "--frames", str(frames),
                    "--threads", str(threads), "--log", str(metrics), *log, *serve]  # fmt: skip
@@ -143,6 +164,7 @@ def one_round(args: argparse.Namespace, video: Path) -> dict:
     launch = run_pisight(args.model, video, args.threads, 30, viewers=0, timed_launch=True)
     plain = run_pisight(args.model, video, args.threads, args.frames, viewers=0)
     watched = run_pisight(args.model, video, args.threads, args.frames, viewers=1)
+    counted = run_pisight(args.model, video, args.threads, args.frames, viewers=0, counting=True)
     serial_fps = serial_loop(args.model, video, args.threads, args.frames)
     after = benchmark(args.model, None, args.threads, args.runs).to_json()
     floor = (before["fps"] + after["fps"]) / 2
@@ -153,6 +175,8 @@ def one_round(args: argparse.Namespace, video: Path) -> dict:
         "serial_loop_fps": round(serial_fps, 2),
         "ratio_no_viewer": plain["fps"] / floor,
         "ratio_one_viewer": watched["fps"] / floor,
+        "run_fps_counting": counted["fps"],
+        "ratio_counting": counted["fps"] / floor,
         "ratio_serial_loop": serial_fps / floor,
         "rss_mb_max": max(plain["rss_mb_max"], watched["rss_mb_max"]),
         "launch_to_first_frame_s": launch["launch_to_first_frame_s"],

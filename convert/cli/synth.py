@@ -3,8 +3,13 @@
     pisight synth --out data/shapes --images 500 --seed 0
     pisight synth --out data/shapes --video data/shapes.avi --frames 300 --size 320x240
     pisight synth --video clip.avi --video-size 1280x720      # only the video
+    pisight synth --video track.avi --scenario mixed --mot mot  # + mot/track/gt/gt.txt
 
-Prints one line per thing written. The same seed writes byte-identical files.
+A video's .json holds per-frame boxes with stable object ids and every object's true
+position (synth_truth.py); --scenario picks how the objects move, each hard for a tracker
+in its own way (synth_motion.py), and --mot also writes that truth in TrackEval's
+MOTChallenge layout. Prints one line per thing written. The same seed writes
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -15,7 +20,12 @@ import time
 from pathlib import Path
 
 from pisight.convert.data.synth import generate_dataset
+from pisight.convert.data.synth_motion import SCENARIOS
+from pisight.convert.data.synth_truth import read_truth, write_mot
 from pisight.convert.data.synth_video import generate_video
+
+# The video's frame rate; MOTChallenge's seqinfo.ini records it.
+VIDEO_FPS = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="same seed, same files (default 0)")
     parser.add_argument("--size", default="320x240", help="image size WxH (default 320x240)")
     parser.add_argument("--video-size", default="640x480", help="video size WxH (default 640x480)")
+    parser.add_argument(
+        "--scenario", choices=SCENARIOS, default="bounce",
+        help="how the video's objects move: bounce (default: every class bouncing off the "
+        "edges), crossing (pairs passing each other), occlusion (hidden behind a bigger one "
+        "for a while), reentry (out of the picture and back), stopgo (standing still, then "
+        "off another way), mixed (all of these, 6-8 objects)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mot", type=Path, metavar="DIR",
+        help="also write the video's truth as MOTChallenge: DIR/<video stem>/gt/gt.txt + "
+        "seqinfo.ini (needs --video)",
+    )  # fmt: skip
 
 
 def parse_size(text: str, flag: str) -> tuple[int, int]:
@@ -37,6 +59,8 @@ def parse_size(text: str, flag: str) -> tuple[int, int]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.mot is not None and args.video is None:
+        raise ValueError("--mot exports a video's ground truth: add --video FILE.avi")
     if args.out is None and args.video is None:
         raise ValueError("nothing to write: give --out DIR and/or --video FILE.avi")
     size = parse_size(args.size, "--size")
@@ -56,9 +80,21 @@ def main(args: argparse.Namespace) -> int:
         )
     if args.video is not None:
         start = time.perf_counter()
-        path = generate_video(args.video, args.frames, args.seed, video_size)
+        path = generate_video(
+            args.video, args.frames, args.seed, video_size, VIDEO_FPS, args.scenario
+        )
         print(
             f"{path} (+ {path.with_suffix('.json').name}): {args.frames} frames, "
-            f"{video_size[0]}x{video_size[1]}, {time.perf_counter() - start:.1f} s"
+            f"{video_size[0]}x{video_size[1]}, {args.scenario}, "
+            f"{time.perf_counter() - start:.1f} s"
         )
+        if args.mot is not None:
+            truth = read_truth(path.with_suffix(".json"))
+            sequence = write_mot(truth, args.mot, path.stem, video_size, VIDEO_FPS)
+            ids = {box.object_id for frame in truth for box in frame.boxes}
+            rows = sum(len(frame.boxes) for frame in truth)
+            print(
+                f"{sequence}: MOTChallenge gt/gt.txt + seqinfo.ini, "
+                f"{rows} boxes of {len(ids)} objects"
+            )
     return 0

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pisight.device.model.labels import label_file
+
 MODEL_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"
 METADATA_FILE = "pisight.json"
@@ -40,10 +42,14 @@ class ModelFiles:
 
 
 def locate_model(path: str | Path, labels: str | Path | None = None) -> ModelFiles:
-    """Resolve a bundle dir or .tflite path; an explicit labels path wins."""
+    """Resolve a bundle dir or .tflite path; explicit labels (a file or a shipped list's
+    name, such as coco) win."""
     path = Path(path)
-    if labels is not None and not Path(labels).is_file():
-        raise BundleError(f"no such label file: {labels}")
+    if labels is not None:
+        try:
+            labels = label_file(labels)
+        except ValueError as exc:
+            raise BundleError(str(exc)) from None
     if path.is_dir():
         model = path / MODEL_FILE
         if not model.is_file():

@@ -2,6 +2,11 @@
 
     labels = load_labels("labels.txt")           # Labels(names=(...), offset=0)
     labels.name(3)                                # "car"
+    label_file("coco")                            # the shipped labels/coco.txt
+
+Shipped lists (`labels/` in the repository, `pisight.labels` installed): coco (80 names),
+coco-tf1 (the 91-line list with `???` gaps TF1 zoo models use), voc (Pascal VOC's 20),
+shapes (the demo detector's 3).
 
 Handled: blank trailing lines, `???` placeholder lines (kept so ids stay aligned),
 a leading `???` or `background` line (TF1 SSD zoo files: model class 0 is the first
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 PLACEHOLDER = "???"
@@ -35,6 +41,29 @@ class Labels:
     def count(self) -> int:
         """Number of real classes the file names."""
         return len(self.names) - self.offset
+
+
+def shipped_labels() -> dict[str, Path]:
+    """Name -> file of every label list pisight ships."""
+    # By name, not import: model/ stays a leaf, and labels/ is only data.
+    folder = resources.files("pisight.labels")
+    return {
+        Path(entry.name).stem: Path(str(entry))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".txt")
+    }
+
+
+def label_file(spec: str | Path) -> Path:
+    """A label file's path from a path or a shipped list's name (`coco`, `voc`, ...)."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    shipped = shipped_labels()
+    if str(spec) in shipped:
+        return shipped[str(spec)]
+    names = ", ".join(sorted(shipped))
+    raise ValueError(f"no such label file: {spec}; give a file or a shipped list ({names})")
 
 
 def load_labels(path: str | Path, offset: int | None = None) -> Labels:

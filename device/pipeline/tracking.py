@@ -30,7 +30,7 @@ class TrackingStage:
         """Confirmed tracks alive after the last frame (read by other threads: an int)."""
 
     def apply(self, frame: Frame, detections: Detections) -> Detections:
-        tracked = self.tracker.update(detections, frame.t_capture)
+        tracked = self.tracker.update(detections, frame.t_capture, (frame.width, frame.height))
         self._counter.update(self.tracker.tracks, self.tracker.ended, frame.width, frame.height)
         self.active = len(self.tracker.tracks)
         return tracked

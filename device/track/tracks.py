@@ -1,6 +1,6 @@
 """What a tracker knows about one object: Track, one frozen value per moment, and its settings.
 
-    options = TrackerOptions(min_hits=3, max_misses=30)
+    options = TrackerOptions(min_hits=3, max_misses=90)
     for track in tracker.tracks:          # confirmed tracks, seen now or coasting
         track.track_id, track.label, track.box, track.visible, track.age_s
 
@@ -17,15 +17,19 @@ Box = tuple[float, float, float, float]  # x1, y1, x2, y2 pixels of the source f
 
 @dataclass(frozen=True)
 class TrackerOptions:
+    """Defaults chosen on tuning sequences only (scripts/benchmark_tracking.py --tune,
+    seeds 1-3); the benchmark's seeds 101-105 were never tuned on."""
+
     min_hits: int = 3
     """Detections in a row before a track is confirmed and gets an id: one noisy frame
     makes no track."""
-    max_misses: int = 30
+    max_misses: int = 90
     """Frames a confirmed track survives without a detection (an occlusion, a missed
-    frame) before it ends."""
-    match_iou: float = 0.2
+    frame) before it ends: 3 s at 30 fps (Frigate keeps 5 s). One whose predicted box
+    leaves the frame ends at once."""
+    match_iou: float = 0.1
     """Least overlap between a track's predicted box and a detection to match them."""
-    max_jump: float = 1.5
+    max_jump: float = 1.0
     """A track that missed frames is found again within this many box sizes of where it
     was or was heading, when boxes no longer overlap."""
 
@@ -56,6 +60,8 @@ class Track:
     """Frames with a detection."""
     misses: int
     """Frames since the last detection; 0 while it is seen."""
+    first_box: Box | None = None
+    """The first detection's box (while still tentative): where the object came from."""
 
     @property
     def visible(self) -> bool:

@@ -11,7 +11,8 @@ Rules, so counts neither double nor go stale:
 - a line counts a track at most once per direction, when its anchor goes from one side
   to the other beside the segment; "in" is from left to right looking from start to end;
 - an anchor must go MARGIN past a zone's edge or a line before its side changes, and a
-  track that coasts through a miss keeps where it was.
+  track that coasts through a miss keeps where it was; a line knows a new track's side
+  from its first detection, so a crossing during the min_hits confirmation still counts.
 """
 
 from __future__ import annotations
@@ -112,13 +113,19 @@ class _LineState:
         self.counted: dict[int, set[int]] = {}  # track id -> directions already counted
         self.crossed: dict[int, Counter[str]] = {1: Counter(), -1: Counter()}  # 1: in
 
+    def _side(self, box: tuple[float, float, float, float], width: int, height: int) -> int:
+        distance = self.line.side(anchor_point(box, self.line.anchor, width, height))
+        return 0 if abs(distance) <= MARGIN else (1 if distance > 0 else -1)
+
     def see(self, track: Track, width: int, height: int) -> None:
-        point = anchor_point(track.box, self.line.anchor, width, height)
-        distance = self.line.side(point)
-        if abs(distance) <= MARGIN:
+        side = self._side(track.box, width, height)
+        if side == 0:
             return  # on the line: wait until it is clearly over
-        side = 1 if distance > 0 else -1
         before = self.sides.get(track.track_id)
+        if before is None and track.first_box is not None:
+            # A crossing while the track was still tentative counts too.
+            before = self._side(track.first_box, width, height) or None
+        point = anchor_point(track.box, self.line.anchor, width, height)
         self.sides[track.track_id] = side
         if before is None or before == side or not self.line.spans(point):
             return

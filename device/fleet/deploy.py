@@ -2,10 +2,14 @@
 
     pisight deploy out/bundle --host pi@raspberrypi.local
     pisight deploy out/bundle --inventory pis.txt --identity ~/.ssh/pi_ed25519
+    pisight deploy out/bundle --host pi@cam1.local --config cam1.toml   # settings too
 
 Per host: verify the bundle here, copy it to a staging directory, verify every sha256 on
 the device, swap DEST/current atomically, restart the service and wait for /healthz to
-report frames; if that fails, DEST/current goes back to the previous bundle. Hosts run in
+report frames; if that fails, DEST/current goes back to the previous bundle. With --config
+the settings file is checked here first (nothing is sent if it is bad), travels and is
+verified with the bundle, becomes /etc/pisight/pisight.toml right after the swap (the old
+one kept as pisight.toml.previous) and is restored with the bundle on rollback. Hosts run in
 parallel; one failing host never stops the others, and the exit status is 1 if any failed.
 Uses the system's ssh and scp, so keys, agents and ~/.ssh/config work as usual.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -22,8 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from pisight.device.config.load import load_config
 from pisight.device.fleet.remote import Ssh, SshOptions, Target
-from pisight.device.model.bundle import METADATA_FILE, check_bundle
+from pisight.device.model.bundle import METADATA_FILE, check_bundle, sha256_file
 
 
 class DeployError(RuntimeError):
@@ -40,6 +46,8 @@ class DeployOptions:
     health_timeout_s: float = 60.0
     auth_file: str = "/etc/pisight/pisight.env"
     """Device file with PISIGHT_AUTH=user:pass for the live view's Basic auth."""
+    config_path: str = "/etc/pisight/pisight.toml"
+    """Where a deploy's --config goes on the device (the service's --config)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class HostResult:
     ok: bool
     release: str
     detail: str
+
+
+CONFIG_NAME = "pisight.toml"  # the settings' name inside a release, beside the bundle
 
 
 def release_name(checksums: dict[str, str]) -> str:
@@ -71,14 +82,16 @@ def deploy_host(
     options: DeployOptions,
     ssh_options: SshOptions,
     after_upload: Callable[[str], None] | None = None,
+    config: Path | None = None,
 ) -> HostResult:
-    """Deploy to one host; never raises, the result says what happened."""
+    """Deploy to one host; never raises, the result says what happened. config: a settings
+    file (already checked) to install as options.config_path with the bundle."""
     ssh, release = Ssh(target, ssh_options), release_name(checksums)
     try:
-        _upload(ssh, bundle, checksums, options.dest, release)
+        _upload(ssh, bundle, checksums, options.dest, release, config)
         if after_upload:
             after_upload(f"{options.dest}/.staging/{release}")  # tests tamper here
-        detail = _activate(ssh, options, release)
+        detail = _activate(ssh, options, release, config is not None)
         return HostResult(target, True, release, detail)
     except DeployError as exc:
         return HostResult(target, False, release, str(exc))
@@ -86,46 +99,68 @@ def deploy_host(
         return HostResult(target, False, release, f"{type(exc).__name__}: {exc}")
 
 
-def _upload(ssh: Ssh, bundle: Path, checksums: dict[str, str], dest: str, release: str) -> None:
+def _upload(
+    ssh: Ssh, bundle: Path, checksums: dict[str, str], dest: str, release: str,
+    config: Path | None,
+) -> None:  # fmt: skip
     _step(ssh, "connecting", "check --host, --port, --identity and that sshd runs",
           "prepare", dest, release)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="pisight-deploy-") as scratch:
+        files = [bundle / name for name in checksums]
+        sums_of = dict(checksums)
+        if config is not None:
+            # Renamed on the way (scp keeps base names); SHA256SUMS covers it like the bundle.
+            copy = Path(scratch) / CONFIG_NAME
+            shutil.copyfile(config, copy)
+            files.append(copy)
+            sums_of[CONFIG_NAME] = sha256_file(copy)
         sums = Path(scratch) / "SHA256SUMS"
-        sums.write_text("".join(f"{digest}  {name}\n" for name, digest in checksums.items()))
-        result = ssh.upload([*(bundle / name for name in checksums), sums],
-                            f"{dest}/.staging/{release}")  # fmt: skip
+        sums.write_text("".join(f"{digest}  {name}\n" for name, digest in sums_of.items()))
+        result = ssh.upload([*files, sums], f"{dest}/.staging/{release}")
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise DeployError(f"copying the bundle failed ({reason}); check free space on the device")
 
 
-def _activate(ssh: Ssh, options: DeployOptions, release: str) -> str:
+def _activate(ssh: Ssh, options: DeployOptions, release: str, with_config: bool) -> str:
+    config = options.config_path if with_config else ""
     out = _step(ssh, "verifying on the device", "the copy was damaged; deploy again",
-                "activate", options.dest, release)  # fmt: skip
-    old = next((line[4:] for line in out.splitlines() if line.startswith("old=")), "")
+                "activate", options.dest, release, config)  # fmt: skip
+    said = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    old, had_config = said.get("old", ""), said.get("config_old")
+    settings = f", {options.config_path} installed" if with_config else ""
     if options.restart_command is None:
         _step(ssh, "cleaning up", "check the device's disk", "commit", options.dest, old)
-        return "live (service not restarted)"
+        return f"live (service not restarted){settings}"
     try:
         _step(ssh, "restarting the service", "see `journalctl -u pisight` on the device",
               "restart", options.dest, options.restart_command)  # fmt: skip
         _step(ssh, "health check", "see `journalctl -u pisight` on the device", "health",
               options.dest, options.health_url, str(options.health_timeout_s),
-              options.auth_file, timeout_s=options.health_timeout_s + 60)  # fmt: skip
+              options.auth_file, options.config_path,
+              timeout_s=options.health_timeout_s + 60)  # fmt: skip
     except DeployError as exc:
-        raise DeployError(_roll_back(ssh, options, old, release, str(exc))) from exc
+        raise DeployError(_roll_back(ssh, options, old, release, str(exc), had_config)) from exc
     _step(ssh, "cleaning up", "check the device's disk", "commit", options.dest, old)
-    return "live, /healthz ok"
+    return f"live, /healthz ok{settings}"
 
 
-def _roll_back(ssh: Ssh, options: DeployOptions, old: str, release: str, problem: str) -> str:
+def _roll_back(
+    ssh: Ssh, options: DeployOptions, old: str, release: str, problem: str,
+    had_config: str | None = None,
+) -> str:  # fmt: skip
+    restored = ""
+    if had_config is not None:  # this deploy installed settings: put the earlier ones back
+        _step(ssh, "restoring the settings", f"copy {options.config_path}.previous back by hand",
+              "restore-config", options.dest, options.config_path, had_config)  # fmt: skip
+        restored = f", {options.config_path} restored"
     if not old:
-        return f"{problem}; first deploy here, nothing to roll back to"
+        return f"{problem}; first deploy here, nothing to roll back to{restored}"
     _step(ssh, "rolling back", "fix the link by hand: ln -sfn OLD current",
           "rollback", options.dest, old, f"releases/{release}")  # fmt: skip
     if options.restart_command:
         ssh.script("restart", options.dest, options.restart_command)
-    return f"{problem}; rolled back to {old}"
+    return f"{problem}; rolled back to {old}{restored}"
 
 
 def read_targets(args: argparse.Namespace) -> list[Target]:
@@ -164,22 +199,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds for /healthz to report frames before rolling back (default 60)")  # fmt: skip
     add("--auth-file", default=DeployOptions.auth_file,
         help="device file with PISIGHT_AUTH=user:pass for the health check")  # fmt: skip
+    add("--config", type=Path, help="settings file to install with the bundle (checked here "
+        "first; the device keeps the one before for rollback)")  # fmt: skip
+    add("--config-dest", default=DeployOptions.config_path,
+        help="where --config goes on the device (default %(default)s)")  # fmt: skip
     add("--jobs", type=int, default=8, help="devices deployed at the same time (default 8)")
 
 
 def main(args: argparse.Namespace) -> int:
     checksums = check_bundle(args.bundle)
+    if args.config is not None:
+        load_config(args.config)  # a bad file is one line and exit 2, before any connection
     targets = read_targets(args)
     options = DeployOptions(
         dest=args.dest, restart_command=None if args.no_service else args.restart_command,
         health_url=args.health_url, health_timeout_s=args.health_timeout,
-        auth_file=args.auth_file,
+        auth_file=args.auth_file, config_path=args.config_dest,
     )  # fmt: skip
     ssh_options = SshOptions(identity=args.identity, known_hosts=args.known_hosts)
     with ThreadPoolExecutor(max_workers=max(1, min(args.jobs, len(targets)))) as pool:
         results = list(
             pool.map(
-                lambda t: deploy_host(t, args.bundle, checksums, options, ssh_options), targets
+                lambda t: deploy_host(
+                    t, args.bundle, checksums, options, ssh_options, config=args.config
+                ),
+                targets,
             )
         )
     print_table(results)

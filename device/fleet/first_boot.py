@@ -15,7 +15,8 @@ import uuid
 from dataclasses import dataclass
 
 BOOT = "/boot/firmware"  # where Bookworm and Trixie mount the boot partition
-CARD_DIR = "pisight"  # our files on the card: wheel, bundle, install-pi.sh, unit
+CARD_DIR = "pisight"  # our files on the card: wheel, bundle, install-pi.sh, unit, settings
+CONFIG_FILE = "pisight.toml"  # on the card; install-pi.sh makes it /etc/pisight/pisight.toml
 WIFI_FILE = "pisight-wifi.nmconnection"
 
 
@@ -33,7 +34,8 @@ class FirstBoot:
 def install_command(setup: FirstBoot) -> list[str]:
     card = f"{BOOT}/{CARD_DIR}"
     return ["bash", f"{card}/install-pi.sh", "--wheel", f"{card}/{setup.wheel}",
-            "--bundle", f"{card}/bundle", "--unit", f"{card}/pisight.service"]  # fmt: skip
+            "--bundle", f"{card}/bundle", "--unit", f"{card}/pisight.service",
+            "--config", f"{card}/{CONFIG_FILE}"]  # fmt: skip
 
 
 def user_data(setup: FirstBoot) -> str:

@@ -1,13 +1,16 @@
 """`pisight flash`: make a freshly written Raspberry Pi OS card boot into the detector.
 
     pisight flash /media/$USER/bootfs --bundle out/bundle --hostname cam1 \\
-        --ssh-key ~/.ssh/id_ed25519.pub --wifi-ssid home --wifi-psk-file ~/.wifi-psk
+        --ssh-key ~/.ssh/id_ed25519.pub --wifi-ssid home --wifi-psk-file ~/.wifi-psk \\
+        --config cam1.toml
 
 Detects the image generation from the boot partition's files: Trixie boots with
 cloud-init (user-data, network-config, meta-data, or ds=nocloud in cmdline.txt), so we
 write those; Bookworm gets Raspberry Pi Imager's firstrun.sh + cmdline.txt hook. Either
-way the card carries pisight/ (the wheel, the bundle, install-pi.sh and the unit) and the
-first boot creates the user, sets hostname and Wi-Fi, and installs the service once online.
+way the card carries pisight/ (the wheel, the bundle, install-pi.sh, the unit and
+pisight.toml: --config, checked here first, or scripts/pisight.toml) and the first boot
+creates the user, sets hostname and Wi-Fi, and installs the service once online; the
+settings become /etc/pisight/pisight.toml.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pisight.device.config.load import load_config
 from pisight.device.fleet import first_boot as tpl
 from pisight.device.model.bundle import check_bundle
 
@@ -90,7 +94,7 @@ def find_wheel(explicit: Path | None, scratch: Path) -> Path:
     return next(scratch.glob("pisight-*.whl"))
 
 
-def copy_payload(boot: Path, bundle: Path, wheel: Path) -> None:
+def copy_payload(boot: Path, bundle: Path, wheel: Path, config: Path | None = None) -> None:
     card = boot / tpl.CARD_DIR
     card.mkdir(exist_ok=True)
     for old in card.glob("pisight-*.whl"):
@@ -98,11 +102,13 @@ def copy_payload(boot: Path, bundle: Path, wheel: Path) -> None:
     shutil.copy2(wheel, card / wheel.name)
     shutil.rmtree(card / "bundle", ignore_errors=True)
     shutil.copytree(bundle, card / "bundle")
-    for script in ("install-pi.sh", "pisight.service"):
+    for script in ("install-pi.sh", "pisight.service", tpl.CONFIG_FILE):
         source = REPO / "scripts" / script
         if not source.is_file():
             raise FileNotFoundError(f"{source} is missing; run pisight flash from a checkout")
         shutil.copy2(source, card / script)
+    if config is not None:  # the user's settings replace the annotated example
+        shutil.copyfile(config, card / tpl.CONFIG_FILE)
 
 
 def write_trixie(boot: Path, setup: tpl.FirstBoot, psk: str | None) -> list[str]:
@@ -141,6 +147,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--wifi-ssid", help="Wi-Fi network to join")
     add("--wifi-psk-file", type=Path, help="file holding the Wi-Fi passphrase (never an argument)")
     add("--wheel", type=Path, help="pisight wheel to install (default: dist/ or built now)")
+    add("--config", type=Path,
+        help="settings for /etc/pisight/pisight.toml (default: scripts/pisight.toml)")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
@@ -152,12 +160,15 @@ def main(args: argparse.Namespace) -> int:
     psk = read_psk(args.wifi_psk_file) if args.wifi_psk_file else None
     key = read_ssh_key(args.ssh_key)
     check_bundle(args.bundle)
+    if args.config is not None:
+        load_config(args.config)  # one line and exit 2 before the card is touched
     with tempfile.TemporaryDirectory(prefix="pisight-wheel-") as scratch:
         wheel = find_wheel(args.wheel, Path(scratch))
-        copy_payload(args.boot_dir, args.bundle, wheel)
+        copy_payload(args.boot_dir, args.bundle, wheel, args.config)
     setup = tpl.FirstBoot(args.hostname, args.user, key, wheel.name, args.wifi_ssid)
     write = write_trixie if image == "trixie" else write_bookworm
     written = write(args.boot_dir, setup, psk)
-    print(f"{image} image: wrote {', '.join(written)} and {tpl.CARD_DIR}/ ({wheel.name}, bundle)")
+    payload = f"{wheel.name}, bundle, {tpl.CONFIG_FILE}"
+    print(f"{image} image: wrote {', '.join(written)} and {tpl.CARD_DIR}/ ({payload})")
     print(f"eject the card, boot the Pi, then: ssh {args.user}@{args.hostname}.local")
     return 0

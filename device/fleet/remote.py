@@ -10,6 +10,8 @@ and the device-side logic ships inside the wheel. Layout on the device::
     DEST/current -> releases/NAME      what the service runs (ExecStart=... DEST/current)
     DEST/previous -> releases/OLD      exactly one earlier bundle, kept for rollback
     DEST/.staging/NAME/     uploads land here and move to releases/ only once verified
+    CONFIG (/etc/pisight/pisight.toml)    the settings, when a deploy brings them
+    CONFIG.previous                       the settings before, kept for rollback
 """
 
 from __future__ import annotations
@@ -27,6 +29,28 @@ REMOTE_SCRIPT = r"""
 set -eu
 fail() { echo "$*" >&2; exit 1; }
 swap_link() { ln -sfn "$1" "$dest/.$2.tmp" && mv -T "$dest/.$2.tmp" "$dest/$2"; }
+# as_root DIR CMD...: CMD as this user where it can write DIR, else through sudo -n
+# (/etc/pisight belongs to root; the deploy user has passwordless sudo on a flashed Pi).
+as_root() {
+    probe=$1; shift
+    while [ ! -e "$probe" ]; do probe=$(dirname "$probe"); done
+    if [ -w "$probe" ]; then "$@"; else sudo -n "$@" || fail "cannot write $probe (no sudo -n)"; fi
+}
+# The new settings are copied beside the live file before the link swap, so installing
+# them is one rename right after it; the live file is kept as CONFIG.previous.
+stage_config() {
+    new=$1; config=$2; dir=$(dirname "$config")
+    [ -f "$new" ] || fail "the release has no pisight.toml"
+    [ -d "$dir" ] || as_root "$dir" mkdir -p "$dir"
+    as_root "$dir" cp "$new" "$config.new"
+    as_root "$dir" chmod 644 "$config.new"
+    if [ -f "$config" ]; then
+        as_root "$dir" cp -p "$config" "$config.previous"
+        echo "config_old=1"
+    else
+        echo "config_old=0"
+    fi
+}
 verb=$1; dest=$2; shift 2
 case $verb in
 prepare)
@@ -44,7 +68,10 @@ activate)
     fi
     mv -T "$staging" "$dest/releases/$1"
     echo "old=$(readlink "$dest/current" 2>/dev/null || true)"
+    config=${2:-}
+    if [ -n "$config" ]; then stage_config "$dest/releases/$1/pisight.toml" "$config"; fi
     swap_link "releases/$1" current
+    if [ -n "$config" ]; then as_root "$(dirname "$config")" mv -f "$config.new" "$config"; fi
     ;;
 commit)
     old=${1:-}
@@ -62,13 +89,23 @@ rollback)
     swap_link "$old" current
     rm -rf "$dest/$new"
     ;;
+restore-config)
+    # Back to the settings before this deploy: the kept copy, or none if there was none.
+    config=$1; had=$2; dir=$(dirname "$config")
+    if [ "$had" = 1 ]; then
+        as_root "$dir" cp -p "$config.previous" "$config.new"
+        as_root "$dir" mv -f "$config.new" "$config"
+    else
+        as_root "$dir" rm -f "$config"
+    fi
+    ;;
 health)
-    url=$1; seconds=$2; env_file=$3
+    url=$1; seconds=$2; env_file=$3; config=${4:-}
     # The live view asks for Basic auth; its credentials live in the service's 0600 file.
     PISIGHT_AUTH=$( (cat "$env_file" 2>/dev/null || sudo -n cat "$env_file" 2>/dev/null || true) \
         | sed -n 's/^PISIGHT_AUTH=//p' | head -n 1)
     export PISIGHT_AUTH
-    python3 -c "$HEALTH_PY" "$url" "$seconds"
+    python3 -c "$HEALTH_PY" "$url" "$seconds" "$config"
     ;;
 restart)
     sh -c "$1"
@@ -80,10 +117,30 @@ esac
 """
 
 # Polls /healthz until it answers 200 (frames flow) or the time is up; prints the last answer.
+# The credentials are found as `pisight run` finds them: the settings' [live] auth_file
+# first, else PISIGHT_AUTH (which the health verb read from the service's env file).
 HEALTH_PY = r"""
-import base64, os, sys, time, urllib.request
+import base64, os, subprocess, sys, time, urllib.request
 url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
-auth = os.environ.get("PISIGHT_AUTH", "")
+
+def read(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        done = subprocess.run(["sudo", "-n", "cat", path], capture_output=True)
+        return done.stdout if done.returncode == 0 else b""
+
+def auth_file(config):
+    try:
+        import tomllib
+        return tomllib.loads(read(config).decode()).get("live", {}).get("auth_file") or ""
+    except Exception:
+        return ""  # no settings file, or no tomllib (Python < 3.11)
+
+path = auth_file(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] else ""
+first = (read(path).decode(errors="replace").splitlines() or [""])[0] if path else ""
+auth = first.strip().removeprefix("PISIGHT_AUTH=") or os.environ.get("PISIGHT_AUTH", "")
 last = "no answer"
 while time.monotonic() < deadline:
     request = urllib.request.Request(url)

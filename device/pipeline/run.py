@@ -1,10 +1,14 @@
 """`pisight run`: the device runtime.
 
-    pisight run --model models/demo/bundle --source picamera --listen 0.0.0.0:8080 --auth me:secret
+    pisight run --model models/demo/bundle --source picamera --listen 0.0.0.0:8080 --auth-file a
     pisight run --model ssd.tflite --labels coco.txt --source clip.mp4 --frames 300 --log m.csv
+    pisight run --config /etc/pisight/pisight.toml --threshold 0.6     # the flag wins
+    pisight run --config /etc/pisight/pisight.toml --check-config      # validate, exit
 
 Open http://HOST:PORT/ for the live annotated stream. Ends with exit 0 at --frames N,
 at the end of a file (unless --loop), on SIGINT or SIGTERM, and prints one summary line.
+Every flag but --config, --check-config, --auth and --frames is also a key of the TOML
+file (config/keys.py; scripts/pisight.toml is the annotated example).
 """
 
 from __future__ import annotations
@@ -15,17 +19,21 @@ import logging
 import signal
 import sys
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pisight.device.config.keys import FLAG_KEYS, arg_type
+from pisight.device.config.keys import input_range as input_range  # pisight convert uses it
+from pisight.device.config.load import Config, load_config
+from pisight.device.config.merge import AUTH_ENV, Settings, credentials, merge
 from pisight.device.live.broadcast import BroadcastSink, FrameBroadcast
-from pisight.device.live.options import ServerOptions, check_exposure, parse_auth, parse_listen
+from pisight.device.live.options import ServerOptions, check_exposure, parse_listen
 from pisight.device.live.server import LiveServer
 from pisight.device.model.bundle import locate_model
 from pisight.device.model.detector import Detector, DetectorOptions
 from pisight.device.model.probe import check_model
-from pisight.device.model.runtime import RUNTIMES, default_threads
+from pisight.device.model.runtime import default_threads
 from pisight.device.pipeline.capture import CaptureWorker
 from pisight.device.pipeline.cores import pin_current_thread, plan_cores
 from pisight.device.pipeline.handoff import LatestSlot
@@ -33,7 +41,9 @@ from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stages import Pipeline
 from pisight.device.pipeline.stats import Summary
 from pisight.device.pipeline.systemd import systemd_hooks
+from pisight.device.sources.base import FrameSource
 from pisight.device.sources.files import open_source
+from pisight.device.track.tracks import TrackerOptions
 
 log = logging.getLogger("pisight.run")
 
@@ -43,107 +53,136 @@ def default_source() -> str:
     return "picamera" if importlib.util.find_spec("picamera2") else "0"
 
 
-def input_range(value: str) -> tuple[float, float]:
-    """argparse type for --input-range LOW,HIGH (also used by pisight convert)."""
-    try:
-        low, high = (float(v) for v in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            "--input-range takes LOW,HIGH such as -1,1 or 0,1"
-        ) from None
-    if high <= low:
-        raise argparse.ArgumentTypeError("--input-range needs LOW < HIGH")
-    return low, high
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--model", required=True, help="bundle directory or .tflite file")
-    add("--labels", default=None, help="label file (a bundle brings its own)")
     add(
-        "--source",
+        "--config",
+        type=Path,
         default=None,
-        help="picamera, 0, /dev/video0, FILE, DIR or rtsp://... (default: picamera, else 0)",
+        help="TOML settings file (scripts/pisight.toml documents it); flags override it",
     )
-    add("--loop", action="store_true", help="replay a video file or image directory forever")
+    add("--check-config", action="store_true",
+        help="check --config and the flags, print FILE: ok, exit; loads no model")  # fmt: skip
+    # Every flag defaults to None, so a flag the user did not give leaves the file's value.
+    for key in FLAG_KEYS:
+        if key.kind == "bool":
+            add(key.flag, action=argparse.BooleanOptionalAction, default=None, help=key.help)
+        else:
+            add(key.flag, type=arg_type(key), default=None, help=key.help,
+                choices=list(key.choices) or None)  # fmt: skip
     add(
-        "--realtime",
-        action="store_true",
-        help="play files at their own frame rate instead of as fast as inference runs",
+        "--auth",
+        default=None,
+        help=f"USER:PASS for the live view (visible in ps: prefer --auth-file or ${AUTH_ENV})",
     )
-    add("--width", type=int, default=None, help="camera capture width")
-    add("--height", type=int, default=None, help="camera capture height")
-    add("--threshold", type=float, default=None, help="minimum score (default 0.5; classifiers 0)")
-    add("--max-detections", type=int, default=100, help="keep at most N detections per frame")
-    add("--classes", default="", help="comma-separated labels to keep, e.g. person,car")
-    add("--top-k", type=int, default=3, help="classifiers: report the k best classes")
-    add(
-        "--input-range",
-        type=input_range,
-        default=(-1.0, 1.0),
-        help="float models without pisight.json: -1,1 or 0,1",
-    )
-    add(
-        "--threads",
-        type=int,
-        default=default_threads(),
-        help="interpreter threads (default: all cores but one, %(default)s here)",
-    )
-    add("--runtime", choices=list(RUNTIMES), default=None, help="force an interpreter runtime")
-    add(
-        "--no-probe",
-        action="store_true",
-        help="trusted model: skip loading it in a sandboxed child process first",
-    )
-    add(
-        "--listen",
-        default="127.0.0.1:8080",
-        help="HOST:PORT of the live view (default 127.0.0.1:8080)",
-    )
-    add("--auth", default=None, help="USER:PASS for HTTP Basic auth on the live view")
-    add("--insecure", action="store_true", help="allow a non-loopback --listen without --auth")
-    add("--no-serve", action="store_true", help="no live view at all")
-    add("--log", type=Path, default=None, help="per-second metrics CSV")
-    add("--detections", type=Path, default=None, help="per-frame detections JSONL")
-    add("--record", type=Path, default=None, help="write the annotated video to this MP4")
     add("--frames", type=int, default=None, help="stop after N processed frames")
-    add("--no-overlay", action="store_true", help="do not draw the metrics line on the stream")
-    add("--jpeg-quality", type=int, default=80, help="stream JPEG quality 1-100")  # fmt: skip
 
 
-def detector_options(args: argparse.Namespace) -> DetectorOptions:
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
-    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
+@dataclass(frozen=True)
+class SourceArgs:
+    spec: str
+    loop: bool
+    width: int | None
+    height: int | None
+    realtime: bool
+
+    def open(self) -> FrameSource:
+        return open_source(self.spec, loop=self.loop, width=self.width, height=self.height,
+                           realtime=self.realtime)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a run needs, built and checked before any model loads."""
+
+    detector: DetectorOptions
+    pipeline: PipelineOptions
+    """Without hooks and cores: execute adds those."""
+    server: ServerOptions | None
+    source: SourceArgs
+    probe: bool
+    config: Config | None
+
+
+def detector_options(s: Settings) -> DetectorOptions:
     return DetectorOptions(
-        model=args.model, labels=args.labels, runtime=args.runtime, threads=args.threads,
-        score_threshold=args.threshold, max_detections=args.max_detections, classes=classes,
-        top_k=args.top_k, input_range=args.input_range,
+        model=s.model, labels=s.labels, runtime=s.runtime,
+        threads=s.threads if s.threads is not None else default_threads(),
+        score_threshold=s.threshold, max_detections=s.max_detections, classes=s.classes,
+        top_k=s.top_k, input_range=s.input_range,
     )  # fmt: skip
 
 
-def server_options(args: argparse.Namespace, title: str) -> ServerOptions:
-    host, port = parse_listen(args.listen)
-    auth = parse_auth(args.auth) if args.auth else None
-    check_exposure(host, auth, args.insecure)
+def server_options(s: Settings, title: str) -> ServerOptions:
+    host, port = parse_listen(s.listen)
+    auth = credentials(s)
+    try:
+        check_exposure(host, auth, s.insecure)
+    except ValueError:
+        fix = (f"set [live] auth_file or ${AUTH_ENV}, or insecure = true"
+               if s.origin["listen"] == "file" else
+               f"give --auth-file FILE holding USER:PASS (or --auth), set ${AUTH_ENV}, "
+               "or add --insecure")  # fmt: skip
+        raise s.error("listen", f"refusing to serve on {host} without a password; {fix}") from None
     return ServerOptions(host=host, port=port, auth=auth, title=title)
 
 
-def _validate(args: argparse.Namespace) -> None:
-    if args.threads < 1:
-        raise ValueError("--threads must be at least 1")
-    if args.frames is not None and args.frames < 1:
+def _validate(s: Settings) -> None:
+    if s.check_config and s.config is None:
+        raise ValueError("--check-config needs --config FILE")
+    if s.model is None:
+        if s.config is not None:
+            raise s.config.error('no model; add path = "BUNDLE" under [model] or give --model',
+                                 "model", "path")  # fmt: skip
+        raise ValueError("--model is required: give --model BUNDLE or --config FILE")
+    if s.frames is not None and s.frames < 1:
         raise ValueError("--frames must be at least 1")
-    if not 1 <= args.jpeg_quality <= 100:
-        raise ValueError("--jpeg-quality must be between 1 and 100")
-    for path in (args.log, args.detections, args.record):
-        if path is not None and path.is_dir():
-            raise ValueError(f"{path} is a directory; give a file name")
+    for dest in ("log", "detections", "record"):
+        path = s.values[dest]
+        if path is not None and Path(path).is_dir():
+            raise s.error(dest, f"{path} is a directory; give a file name")
+    if (s.zones or s.lines) and not s.track:
+        fix = "drop --no-track" if s.origin["track"] == "flag" else "set enabled = true"
+        raise s.error("track", f"the zones and lines of the file count tracks; {fix}")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The flags over --config's file, checked; ConfigError / ValueError on bad input."""
+    config = load_config(args.config) if args.config else None
+    settings = merge(args, config)
+    _validate(settings)
+    return settings
+
+
+def plan(args: argparse.Namespace) -> RunPlan:
+    """Build every option of the run from flags and file; loads no model, opens nothing."""
+    s = settings_from(args)
+    tracker = (
+        TrackerOptions(
+            min_hits=s.min_hits, max_misses=s.max_misses, match_iou=s.match_iou, max_jump=s.max_jump
+        )
+        if s.track
+        else None
+    )
+    pipeline = PipelineOptions(
+        max_frames=s.frames, detections_jsonl=s.detections, metrics_csv=s.log,
+        record_mp4=s.record, jpeg_quality=s.jpeg_quality, overlay=s.overlay,
+        tracker=tracker, zones=s.zones, lines=s.lines,
+    )  # fmt: skip
+    title = f"pisight · {Path(s.model).name}"
+    server = server_options(s, title) if s.serve else None
+    source = SourceArgs(s.source or default_source(), s.loop, s.width, s.height, s.realtime)
+    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config)
 
 
 def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
     """hooks: optional on_first_frame / on_heartbeat callables; by default the systemd
     READY/WATCHDOG notifications when started by a Type=notify unit ($NOTIFY_SOCKET)."""
+    if args.check_config:
+        checked = plan(args)
+        zones, lines = checked.pipeline.zones, checked.pipeline.lines
+        print(f"{args.config}: ok ({len(zones)} zones, {len(lines)} lines)", flush=True)
+        return 0
     summary = execute(args, systemd_hooks() if hooks is None else hooks)
     print(summary.line(), flush=True)
     return 0
@@ -151,7 +190,7 @@ def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
 
 def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Summary:
     """Run the device pipeline until it ends; returns its summary."""
-    _validate(args)
+    run = plan(args)
     hooks = hooks or {}
     # Installed first, so a SIGTERM while the model loads still ends with exit 0: the
     # pipeline then starts with stop already set and returns at once.
@@ -160,29 +199,21 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     # The inference thread holds the GIL only for microseconds between invokes; a short
     # switch interval lets it take the GIL back at once from the stream and log threads.
     sys.setswitchinterval(0.0005)
-    if not args.no_probe:
-        check_model(locate_model(args.model, args.labels).model, args.runtime)
-    detector = Detector.load(detector_options(args))
-    cores = plan_cores(args.threads)
+    if run.probe:
+        check_model(locate_model(run.detector.model, run.detector.labels).model,
+                    run.detector.runtime)  # fmt: skip
+    detector = Detector.load(run.detector)
+    cores = plan_cores(run.detector.threads or default_threads())
     if cores:
         pin_current_thread(cores.io)  # capture, pipeline and server threads inherit it
-    model = Path(args.model).name
-    serve = None if args.no_serve else server_options(args, f"pisight · {model}")
-    spec = args.source or default_source()
+    model = Path(run.detector.model).name
+    serve = run.server
     frames = LatestSlot()
-
-    def open_spec():
-        return open_source(
-            spec, loop=args.loop, width=args.width, height=args.height, realtime=args.realtime
-        )
-
-    capture = CaptureWorker(open_spec, frames)
+    capture = CaptureWorker(run.source.open, frames)
     capture.start()
-    options = PipelineOptions(
-        max_frames=args.frames, detections_jsonl=args.detections, metrics_csv=args.log,
-        record_mp4=args.record, jpeg_quality=args.jpeg_quality, overlay=not args.no_overlay,
-        on_first_frame=hooks.get("on_first_frame"), on_heartbeat=hooks.get("on_heartbeat"),
-        inference_cores=cores.inference if cores else None,
+    options = replace(
+        run.pipeline, on_first_frame=hooks.get("on_first_frame"),
+        on_heartbeat=hooks.get("on_heartbeat"), inference_cores=cores.inference if cores else None,
     )  # fmt: skip
     broadcast = FrameBroadcast()
     # One ServerOptions paces both the encoder (the sink) and each viewer (the server).

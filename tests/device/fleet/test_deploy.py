@@ -132,33 +132,87 @@ def test_two_hosts_in_parallel_one_fails(
     assert (dest / "current").is_symlink()
 
 
+def settings(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_config_installed_with_the_bundle_and_the_old_one_kept(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
+) -> None:
+    dest, installed = tmp_path / "models", tmp_path / "etc/pisight/pisight.toml"
+    first = settings(tmp_path / "first.toml", '[model]\npath = "/opt/m"\n')
+    second = settings(tmp_path / "cam1.toml", '[model]\npath = "/opt/m"\nthreshold = 0.6\n')
+    where = ["--no-service", "--config-dest", str(installed)]
+    assert deploy(sshd, bundle, dest, *where, "--config", str(first)) == 0  # makes etc/pisight
+    assert (
+        installed.read_text() == first.read_text() and oct(installed.stat().st_mode)[-3:] == "644"
+    )
+    assert not installed.with_name("pisight.toml.previous").exists()
+    assert deploy(sshd, bundle, dest, *where, "--config", str(second)) == 0
+    assert f"{installed} installed" in capsys.readouterr().out
+    assert installed.read_text() == second.read_text()
+    assert installed.with_name("pisight.toml.previous").read_text() == first.read_text()
+    assert (dest / "current/pisight.toml").read_text() == second.read_text()  # verified copy
+    assert "pisight.toml" in (dest / "current/SHA256SUMS").read_text()
+    assert not installed.with_name("pisight.toml.new").exists()
+    assert deploy(sshd, bundle, dest, *where) == 0  # no --config: the settings stay
+    assert installed.read_text() == second.read_text()
+
+
+def test_bad_config_is_refused_before_connecting(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
+) -> None:
+    bad = settings(tmp_path / "bad.toml", '[model]\npath = "/opt/m"\nthreshhold = 0.6\n')
+    dest = tmp_path / "models"
+    assert deploy(sshd, bundle, dest, "--no-service", "--config", str(bad)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{bad}:3: [model] threshhold" in err[0] and "threshold?" in err[0]
+    assert not dest.exists()
+
+
 def test_restart_health_check_and_rollback(
     sshd: LoopbackSshd, bundle: Path, ssd_bundle: Path, tmp_path: Path, capsys
 ) -> None:
-    """The restart command starts a real `pisight run` on DEST/current over SSH; a bundle
-    whose model cannot load never reports frames on /healthz and is rolled back."""
+    """The restart command starts a real `pisight run --config` on the installed settings
+    over SSH, as the service does; a bundle whose model cannot load never reports frames
+    on /healthz and is rolled back, settings included. The live view asks for the password
+    of the settings' auth_file, which the health check finds there too."""
     dest, port, pidfile = tmp_path / "models", free_port(), tmp_path / "run.pid"
+    installed = tmp_path / "etc/pisight.toml"
     video = write_video(tmp_path / "clip.avi", frames=30)
+    password = settings(tmp_path / "live.auth", "viewer:s3cret\n")
+    password.chmod(0o600)
+    good_settings = settings(tmp_path / "good.toml", (
+        f'[model]\npath = "{dest}/current"\n[source]\nspec = "{video}"\nloop = true\n'
+        f'realtime = true\n[live]\nlisten = "127.0.0.1:{port}"\nauth_file = "{password}"\n'
+        "overlay = false\n"
+    ))  # fmt: skip
+    new_settings = settings(tmp_path / "new.toml", good_settings.read_text() + "[tracking]\n")
     restart = (
         f"kill $(cat {pidfile} 2>/dev/null) 2>/dev/null; sleep 1; "
-        f"nohup {sys.executable} -m pisight.device.cli run --model {dest}/current "
-        f"--source {video} --loop --realtime --no-overlay --listen 127.0.0.1:{port} "
+        f"nohup {sys.executable} -m pisight.device.cli run --config {installed} "
         f"</dev/null >>{tmp_path}/run.log 2>&1 & echo $! >{pidfile}"
     )
     flags = ["--restart-command", restart, "--health-url", f"http://127.0.0.1:{port}/healthz",
-             "--health-timeout", "20", "--auth-file", str(tmp_path / "no-such.env")]  # fmt: skip
+             "--health-timeout", "20", "--auth-file", str(tmp_path / "no-such.env"),
+             "--config-dest", str(installed)]  # fmt: skip
     try:
-        assert deploy(sshd, bundle, dest, *flags) == 0, capsys.readouterr()
+        assert deploy(sshd, bundle, dest, *flags, "--config", str(good_settings)) == 0, (
+            capsys.readouterr(), (tmp_path / "run.log").read_text(),
+        )  # fmt: skip
         assert "/healthz ok" in capsys.readouterr().out
         good = os.readlink(dest / "current")
         broken = make_bundle(tmp_path / "broken", ssd_bundle, model=b"not a tflite model")
-        assert deploy(sshd, broken, dest, *flags) == 1
+        assert deploy(sshd, broken, dest, *flags, "--config", str(new_settings)) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert (
             len(err) == 1 and "health check failed" in err[0] and f"rolled back to {good}" in err[0]
         )
+        assert f"{installed} restored" in err[0]
         assert os.readlink(dest / "current") == good
         assert releases(dest) == [good.split("/")[1]]
+        assert installed.read_text() == good_settings.read_text()
     finally:
         if pidfile.exists():
             subprocess.run(["kill", pidfile.read_text().strip()], check=False)

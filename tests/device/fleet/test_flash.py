@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pisight.device.cli import main as cli_main
-from pisight.device.fleet.flash import FIRSTRUN_HOOK
+from pisight.device.fleet.flash import FIRSTRUN_HOOK, REPO
 
 PSK = "correct-horse-battery-staple"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPisightTestKeyOnlyForTests me@laptop"
@@ -72,6 +72,7 @@ def assert_payload(boot: Path) -> None:
     assert (card / "pisight-0.1.0-py3-none-any.whl").read_bytes() == b"PK fake wheel"
     assert (card / "bundle/model.tflite").read_bytes() == b"model"
     assert (card / "install-pi.sh").is_file() and (card / "pisight.service").is_file()
+    assert (card / "pisight.toml").is_file()
 
 
 def test_bookworm_gets_firstrun_and_cmdline_hook(tmp_path: Path, inputs) -> None:
@@ -146,3 +147,26 @@ def test_private_key_is_refused(tmp_path: Path, inputs, capsys) -> None:
     assert flash(boot, inputs) == 2
     assert "not an SSH public key" in capsys.readouterr().err
     assert not (boot / "firstrun.sh").exists()
+
+
+def test_config_is_checked_and_carried_to_the_first_boot(tmp_path: Path, inputs, capsys) -> None:
+    boot = boot_partition(tmp_path / "bootfs", cloud_init=True)
+    assert flash(boot, inputs) == 0  # without --config the card carries the example
+    example = (REPO / "scripts/pisight.toml").read_text()
+    assert (boot / "pisight/pisight.toml").read_text() == example
+    mine = tmp_path / "cam1.toml"
+    mine.write_text('[model]\npath = "/opt/pisight/models/current"\nthreshold = 0.6\n')
+    assert flash(boot, inputs, "--config", str(mine)) == 0
+    assert (boot / "pisight/pisight.toml").read_text() == mine.read_text()
+    command = json.loads((boot / "user-data").read_text().split("\n", 1)[1])["runcmd"][0]
+    assert command[-2:] == ["--config", "/boot/firmware/pisight/pisight.toml"]
+
+
+def test_bad_config_is_refused_before_the_card_is_touched(tmp_path: Path, inputs, capsys) -> None:
+    boot = boot_partition(tmp_path / "bootfs", cloud_init=False)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[model]\npath = "/opt/m"\n[[zones]]\nname = "a"\npoints = [[0, 0], [1, 2]]\n')
+    assert flash(boot, inputs, "--config", str(bad)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{bad}:5: [[zones]] #1 points" in err[0]
+    assert not (boot / "pisight").exists() and not (boot / "firstrun.sh").exists()

@@ -16,7 +16,7 @@ import pytest
 
 from pisight.device.render.sinks import CSV_COLUMNS
 from pisight.device.sources.testpattern import write_video
-from tests.helpers import pisight
+from tests.helpers import pisight, pisight_in_process
 
 SUMMARY_KEYS = ("frames", "fps", "inference_ms_p50", "rss_mb_max", "dropped")
 
@@ -46,12 +46,17 @@ def test_video_to_every_output(ssd_bundle: Path, video: Path, tmp_path: Path) ->
     first = records[0]
     assert set(first) == {"t", "frame", "source", "inference_ms", "detections"}
     box = first["detections"][0]
-    assert set(box) == {"label", "class_id", "score", "box"} and len(box["box"]) == 4
+    # track_id is there when tracking (on by default) has confirmed the object's track.
+    assert {"label", "class_id", "score", "box"} <= set(box) <= {
+        "label", "class_id", "score", "box", "track_id",
+    }  # fmt: skip
+    assert len(box["box"]) == 4
     assert all(0 <= v <= 640 for v in box["box"][::2]) and all(
         0 <= v <= 480 for v in box["box"][1::2]
     )
     rows = list(csv.DictReader((tmp_path / "m.csv").open()))
-    assert tuple(rows[0]) == CSV_COLUMNS
+    # Tracking (on by default) appends its columns; the fixed ones come first, unchanged.
+    assert tuple(rows[0])[: len(CSV_COLUMNS)] == CSV_COLUMNS
     assert rows[-1]["row"] == "summary" and rows[-1]["frames"] == "30"
     assert rows[-1]["temperature_c"] == "" or float(rows[-1]["temperature_c"]) > 0
     recording = cv2.VideoCapture(str(tmp_path / "r.mp4"))
@@ -130,6 +135,28 @@ def test_bad_input_is_one_line_and_exit_2(
     errors = [line for line in result.stderr.splitlines() if line.startswith("pisight: error")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_config_file_with_a_flag_over_it(ssd_bundle: Path, video: Path, tmp_path: Path) -> None:
+    config = tmp_path / "pisight.toml"
+    config.write_text(
+        f'[model]\npath = "{ssd_bundle}"\nthreshold = 0.3\n'
+        f'[source]\nspec = "{video}"\nloop = true\n[live]\nenabled = false\n'
+        f'[logs]\ndetections = "{tmp_path / "d.jsonl"}"\n'
+    )
+    # --no-loop beats the file's loop = true: the clip's 30 frames end the run before 60.
+    result = pisight("run", "--config", str(config), "--no-loop", "--frames", "60")
+    assert result.returncode == 0, result.stderr
+    assert summary_of(result.stdout)["frames"] == "30"
+    assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 30
+
+
+def test_model_is_required_without_config() -> None:
+    result = pisight_in_process("run", "--source", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "pisight: error: --model is required: give --model BUNDLE or --config FILE"
+    )
 
 
 def test_bench_json(ssd_bundle: Path, tmp_path: Path) -> None:

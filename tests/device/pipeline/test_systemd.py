@@ -40,8 +40,10 @@ def test_unit_is_notify_watchdog_and_hardened() -> None:
     }  # fmt: skip
     assert {key: service.get(key) for key in expected} == expected
     assert {"StartLimitIntervalSec", "StartLimitBurst"} <= set(unit["Unit"])
-    assert service["ExecStart"].startswith(f"{EXEC} run --model /opt/pisight/models/current")
-    assert "--auth ${PISIGHT_AUTH}" in service["ExecStart"]
+    run = f"{EXEC} run --config /etc/pisight/pisight.toml"
+    assert (service["ExecStart"], service["ExecStartPre"]) == (run, f"{run} --check-config")
+    # The password comes from the environment file, never the command line (/proc/PID/cmdline).
+    assert "AUTH" not in service["ExecStart"] + service["ExecStartPre"]
     assert "/var/log/pisight" in service["ReadWritePaths"]
 
 

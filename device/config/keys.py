@@ -1,0 +1,269 @@
+"""The settings of `pisight run`, one `Key` each: its TOML place, type, default, flag and doc.
+
+    from pisight.device.config.keys import TABLES, FLAG_KEYS, from_toml
+    key = TABLES["model"]["threshold"]       # Key(section="model", name="threshold", ...)
+    from_toml(key, 0.3)                      # 0.3; from_toml(key, "high") raises ValueError
+    key.flag, key.dest, key.default          # "--threshold", "threshold", None
+
+One table for both doors in: `pipeline/run.py` builds its flags from FLAG_KEYS, and
+`config/load.py` checks a file against TABLES and ARRAYS, so a key and its flag cannot
+drift apart. scripts/pisight.toml documents every key here (a test compares them).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pisight.device.live.options import parse_listen
+from pisight.device.model.detector import DetectorOptions
+from pisight.device.model.runtime import RUNTIMES, default_threads
+from pisight.device.track.tracks import TrackerOptions
+from pisight.device.zones.geometry import ANCHORS
+
+Check = Callable[[Any], "str | None"]
+
+
+@dataclass(frozen=True)
+class Key:
+    section: str
+    name: str
+    kind: str
+    """bool, int, float, str, path, choice, strings, range, point or points."""
+    default: Any
+    flag: str | None
+    help: str
+    """One line with the default: the flag's help and the doc in scripts/pisight.toml."""
+    example: str
+    """A valid value written as TOML, for the fix in an error message."""
+    check: Check | None = None
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+    @property
+    def dest(self) -> str | None:
+        """The argparse attribute of the flag (and of the merged settings)."""
+        return self.flag.removeprefix("--").replace("-", "_") if self.flag else None
+
+
+def input_range(value: str) -> tuple[float, float]:
+    """argparse type for --input-range LOW,HIGH (also used by pisight convert)."""
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "--input-range takes LOW,HIGH such as -1,1 or 0,1"
+        ) from None
+    if high <= low:
+        raise argparse.ArgumentTypeError("--input-range needs LOW < HIGH")
+    return low, high
+
+
+def class_list(value: str) -> tuple[str, ...]:
+    """argparse type for --classes a,b: comma-separated labels, blanks dropped."""
+    return tuple(c.strip() for c in value.split(",") if c.strip())
+
+
+def between(low: float, high: float, *, open_: bool = False) -> Check:
+    def check(value: Any) -> str | None:
+        inside = low < value < high if open_ else low <= value <= high
+        return None if inside else f"must be between {low:g} and {high:g}"
+
+    return check
+
+
+def at_least(low: float) -> Check:
+    return lambda value: None if value >= low else f"must be at least {low:g}"
+
+
+def _listen(value: str) -> str | None:
+    try:
+        parse_listen(value)
+    except ValueError as exc:
+        return str(exc).split(": ", 1)[-1]  # drop parse_listen's "--listen 'x': " prefix
+    return None
+
+
+def _key(section: str, name: str, kind: str, default: Any, flag: str | None, help: str,
+         example: str, check: Check | None = None, **more: Any) -> Key:  # fmt: skip
+    return Key(section, name, kind, default, flag, help, example, check, **more)
+
+
+_TRACK = TrackerOptions()
+_DETECT = DetectorOptions(model="")
+_KEYS = (
+    _key("model", "path", "str", None, "--model",
+         "bundle directory or .tflite file (required: --model or [model] path)",
+         '"/opt/pisight/models/current"'),
+    _key("model", "labels", "str", None, "--labels",
+         "label file (default: the bundle's own labels.txt)", '"/opt/pisight/labels.txt"'),
+    _key("model", "threshold", "float", None, "--threshold",
+         "minimum score (default 0.5; classifiers 0)", "0.5", between(0, 1)),
+    _key("model", "classes", "strings", (), "--classes",
+         "labels to keep, comma-separated as a flag: person,car (default: all)",
+         '["person", "car"]'),
+    _key("model", "max_detections", "int", _DETECT.max_detections, "--max-detections",
+         f"keep at most N detections per frame (default {_DETECT.max_detections})", "100",
+         at_least(1)),
+    _key("model", "top_k", "int", _DETECT.top_k, "--top-k",
+         f"classifiers: report the k best classes (default {_DETECT.top_k})", "3", at_least(1)),
+    _key("model", "input_range", "range", _DETECT.input_range, "--input-range",
+         "float models without pisight.json: -1,1 or 0,1 (default -1,1)", "[-1, 1]"),
+    _key("model", "threads", "int", None, "--threads",
+         f"interpreter threads (default: all cores but one, {default_threads()} here)", "3",
+         at_least(1)),
+    _key("model", "runtime", "choice", None, "--runtime",
+         f"force an interpreter runtime: {', '.join(RUNTIMES)} (default: the first importable)",
+         '"litert"', choices=tuple(RUNTIMES)),
+    _key("model", "probe", "bool", True, "--probe",
+         "load the model in a sandboxed child process first; --no-probe for a trusted model "
+         "(default on)", "true"),
+    _key("source", "spec", "str", None, "--source",
+         "picamera, 0, /dev/video0, FILE, DIR or rtsp://... (default: picamera, else 0)",
+         '"picamera"'),
+    _key("source", "width", "int", None, "--width", "camera capture width (default: the "
+         "camera's)", "1280", at_least(1)),
+    _key("source", "height", "int", None, "--height", "camera capture height (default: the "
+         "camera's)", "720", at_least(1)),
+    _key("source", "loop", "bool", False, "--loop",
+         "replay a video file or image directory forever (default off)", "true"),
+    _key("source", "realtime", "bool", False, "--realtime",
+         "play files at their own frame rate instead of as fast as inference runs "
+         "(default off)", "true"),
+    _key("tracking", "enabled", "bool", True, "--track",
+         "follow objects over frames and give them track ids; --no-track: each frame alone "
+         "(default on)", "true"),
+    _key("tracking", "min_hits", "int", _TRACK.min_hits, "--min-hits",
+         f"detections in a row before a track gets an id (default {_TRACK.min_hits})", "3",
+         at_least(1)),
+    _key("tracking", "max_misses", "int", _TRACK.max_misses, "--max-misses",
+         f"frames a track survives unseen before it ends (default {_TRACK.max_misses})", "30",
+         at_least(0)),
+    _key("tracking", "match_iou", "float", _TRACK.match_iou, "--match-iou",
+         f"least overlap (IoU) to match a detection to a track (default {_TRACK.match_iou})",
+         "0.2", between(0, 1, open_=True)),
+    _key("tracking", "max_jump", "float", _TRACK.max_jump, "--max-jump",
+         f"box sizes a lost track may move and still be found (default {_TRACK.max_jump})",
+         "1.5", at_least(0)),
+    _key("live", "enabled", "bool", True, "--serve",
+         "serve the live view; --no-serve: no live view at all (default on)", "true"),
+    _key("live", "listen", "str", "127.0.0.1:8080", "--listen",
+         "HOST:PORT of the live view (default 127.0.0.1:8080)", '"0.0.0.0:8080"', _listen),
+    _key("live", "auth_file", "str", None, "--auth-file",
+         "file whose first line is USER:PASS for the live view's Basic auth "
+         "(default: $PISIGHT_AUTH)", '"/etc/pisight/live.auth"'),
+    _key("live", "insecure", "bool", False, "--insecure",
+         "allow a non-loopback listen address without a password (default off)", "false"),
+    _key("live", "jpeg_quality", "int", 80, "--jpeg-quality",
+         "stream JPEG quality 1-100 (default 80)", "80", between(1, 100)),
+    _key("live", "overlay", "bool", True, "--overlay",
+         "draw the metrics line on the stream; --no-overlay: do not (default on)", "true"),
+    _key("logs", "metrics", "path", None, "--log",
+         "per-second metrics CSV (default: none)", '"/var/log/pisight/metrics.csv"'),
+    _key("logs", "detections", "path", None, "--detections",
+         "per-frame detections JSONL (default: none)", '"/var/log/pisight/detections.jsonl"'),
+    _key("logs", "record", "path", None, "--record",
+         "write the annotated video to this MP4 (default: none)", '"/var/log/pisight/run.mp4"'),
+)  # fmt: skip
+
+TABLES: dict[str, dict[str, Key]] = {}
+for _k in _KEYS:
+    TABLES.setdefault(_k.section, {})[_k.name] = _k
+FLAG_KEYS: tuple[Key, ...] = tuple(k for k in _KEYS if k.flag)
+
+_NAME = "name of the zone or line, unique in the file (required)"
+_CLASSES = "labels it counts (default: all)"
+_ANCHOR = "which point of a box counts: bottom (where it stands) or center (default bottom)"
+ARRAYS: dict[str, dict[str, Key]] = {
+    "zones": {k.name: k for k in (
+        _key("zones", "name", "str", None, None, _NAME, '"door"', required=True),
+        _key("zones", "points", "points", None, None,
+             "the polygon's corners as fractions 0-1 of width and height, 3 or more (required)",
+             "[[0.1, 0.2], [0.4, 0.2], [0.4, 0.9]]", required=True),
+        _key("zones", "classes", "strings", (), None, _CLASSES, '["person"]'),
+        _key("zones", "anchor", "choice", "bottom", None, _ANCHOR, '"bottom"', choices=ANCHORS),
+    )},
+    "lines": {k.name: k for k in (
+        _key("lines", "name", "str", None, None, _NAME, '"street"', required=True),
+        _key("lines", "start", "point", None, None,
+             "one end, [x, y] as fractions 0-1 of width and height (required)", "[0.0, 0.6]",
+             required=True),
+        _key("lines", "end", "point", None, None,
+             "the other end; crossing left to right of start->end counts as in (required)",
+             "[1.0, 0.6]", required=True),
+        _key("lines", "classes", "strings", (), None, _CLASSES, '["car"]'),
+        _key("lines", "anchor", "choice", "bottom", None, _ANCHOR, '"bottom"', choices=ANCHORS),
+    )},
+}  # fmt: skip
+
+
+def _number(raw: Any) -> float:
+    # bool is an int in Python; in a config file `true` is never a number.
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError("must be a number")
+    return float(raw)
+
+
+def _point(raw: Any) -> tuple[float, float]:
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise ValueError("must be a point [x, y]")
+    try:
+        return _number(raw[0]), _number(raw[1])
+    except ValueError:
+        raise ValueError("must be a point [x, y] of two numbers") from None
+
+
+def _convert(key: Key, raw: Any) -> Any:
+    kind = key.kind
+    if kind == "bool":
+        if not isinstance(raw, bool):
+            raise ValueError("must be true or false (no quotes)")
+        return raw
+    if kind == "int":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValueError("must be a whole number")
+        return raw
+    if kind == "float":
+        return _number(raw)
+    if kind in ("str", "path", "choice"):
+        if not isinstance(raw, str) or not raw.strip():
+            raise ValueError("must be a non-empty string in quotes")
+        if key.choices and raw not in key.choices:
+            raise ValueError(f"must be one of {', '.join(key.choices)}")
+        return Path(raw) if kind == "path" else raw
+    if kind == "strings":
+        if not isinstance(raw, list) or not all(isinstance(s, str) and s.strip() for s in raw):
+            raise ValueError("must be a list of strings")
+        return tuple(s.strip() for s in raw)
+    if kind == "range":
+        low, high = _point(raw)
+        if high <= low:
+            raise ValueError("needs [low, high] with low < high")
+        return low, high
+    if kind == "point":
+        return _point(raw)
+    if kind == "points":
+        if not isinstance(raw, list):
+            raise ValueError("must be a list of points [[x, y], ...]")
+        return tuple(_point(p) for p in raw)
+    raise AssertionError(f"unknown kind {kind}")
+
+
+def from_toml(key: Key, raw: Any) -> Any:
+    """The value of a TOML entry as the pipeline takes it; ValueError says what is wrong."""
+    value = _convert(key, raw)
+    problem = key.check(value) if key.check else None
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def arg_type(key: Key) -> Callable[[str], Any]:
+    """The argparse type of a key's flag (bools use BooleanOptionalAction instead)."""
+    types: dict[str, Callable[[str], Any]] = {
+        "int": int, "float": float, "path": Path, "strings": class_list, "range": input_range,
+    }  # fmt: skip
+    return types.get(key.kind, str)

@@ -823,7 +823,7 @@ def load_clips(args: argparse.Namespace, work: Path, seeds: Iterable[int]) -> li
 
 def measure(args: argparse.Namespace, work: Path, command: str) -> list[str]:
     started = time.monotonic()
-    class_names = load_labels(Path(args.model) / "labels.txt").names
+    class_names = names = load_labels(Path(args.model) / "labels.txt").names
     clips = load_clips(args, work, args.seeds)
     scorer = Scorer()
     listed, skipped = contenders()
@@ -840,7 +840,7 @@ def measure(args: argparse.Namespace, work: Path, command: str) -> list[str]:
             "",
             *score_table(
                 {
-                    f"{_options_name(o)}; count errors {count_errors(tune_clips, class_names, o)}": s
+                    f"{_options_name(o)}; count errors {count_errors(tune_clips, names, o)}": s
                     for o, s in [*tried[:12], *_defaults(tried)]
                 }
             ),

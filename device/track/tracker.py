@@ -28,6 +28,9 @@ from pisight.device.track.tracks import Box, Track, TrackerOptions
 
 UNTRACKED = -1
 _SMOOTHING = 0.5  # velocity: half the newest step, half the history (noise vs lag)
+# The longer a track is unseen, the farther the object may be from where it was heading:
+# the search radius grows by this many box sizes per missed frame.
+_SEARCH_GROWTH = 0.02
 _ANY_CLASS_IOU = 0.5  # a class flip is taken for the same object only at this overlap
 
 
@@ -40,7 +43,7 @@ class _State:
     box: np.ndarray  # (4,) float64
     score: float
     first_seen: float
-    velocity: np.ndarray  # (4,) pixels per frame, per box edge
+    velocity: np.ndarray  # (2,) pixels per frame of the box centre
     first_box: Box
     track_id: int = UNTRACKED  # given at confirmation
     hits: int = 1
@@ -51,7 +54,10 @@ class _State:
     names: dict[int, str] = field(default_factory=dict)
 
     def predicted(self) -> np.ndarray:
-        return self.box + self.velocity * (self.misses + 1)
+        """The box moved on at the centre's velocity, its size kept: a box that shrank
+        as the object went behind something must not extrapolate into nothing."""
+        step = self.velocity * (self.misses + 1)
+        return self.box + np.concatenate([step, step])
 
     def freeze(self) -> Track:
         x1, y1, x2, y2 = self.box.tolist()
@@ -136,7 +142,8 @@ class Tracker:
         return matches
 
     def _jump(self, state: _State, boxes: np.ndarray) -> np.ndarray:
-        """Distance from the state to each box, in box sizes; inf for a very different size."""
+        """Distance from the state to each box, in box sizes, less what the search radius
+        has grown while the track was unseen; inf for a very different size."""
         size = _size(state.box)
         centers = (boxes[:, :2] + boxes[:, 2:]) / 2
         distances = [
@@ -144,10 +151,11 @@ class Tracker:
             for anchor in (state.box, state.predicted())
         ]
         ratio = _size(boxes.T) / size
-        return np.where((ratio > 0.5) & (ratio < 2.0), np.minimum(*distances) / size, np.inf)
+        jump = np.minimum(*distances) / size - _SEARCH_GROWTH * (state.misses - 1)
+        return np.where((ratio > 0.5) & (ratio < 2.0), jump, np.inf)
 
     def _hit(self, state: _State, found: Detections, box: np.ndarray, row: int, t: float) -> None:
-        step = (box - state.box) / (state.misses + 1)
+        step = (box[:2] + box[2:] - state.box[:2] - state.box[2:]) / 2 / (state.misses + 1)
         if state.hits > 1:  # a new track has no history to smooth with
             step = _SMOOTHING * step + (1 - _SMOOTHING) * state.velocity
         score = float(found.scores[row])
@@ -164,7 +172,7 @@ class Tracker:
         score, class_id = float(found.scores[row]), int(found.class_ids[row])
         x1, y1, x2, y2 = boxes[row].tolist()
         state = _State(
-            class_id, found.labels[row], boxes[row], score, t, np.zeros(4), (x1, y1, x2, y2),
+            class_id, found.labels[row], boxes[row], score, t, np.zeros(2), (x1, y1, x2, y2),
             top_score=score, last_seen=t,
         )  # fmt: skip
         _vote(state, class_id, found.labels[row], score)

@@ -10,8 +10,9 @@ Rules, so counts neither double nor go stale:
   its exits every time one inside leaves or ends, so occupancy = entries - exits always;
 - a line counts a track at most once per direction, when its anchor goes from one side
   to the other beside the segment; "in" is from left to right looking from start to end;
-- an anchor must go MARGIN past a zone's edge or a line before its side changes, and a
-  track that coasts through a miss keeps where it was; a line knows a new track's side
+- an anchor must go MARGIN past a zone's edge or a line, and stay there SETTLE_FRAMES
+  sightings, before its side changes; a track that coasts through a miss keeps where it
+  was; a line knows a new track's side
   from its first detection, so a crossing during the min_hits confirmation still counts.
 """
 
@@ -78,26 +79,68 @@ class Counts:
         }
 
 
+SETTLE_FRAMES = 3
+"""Frames in a row a track must be seen on a new side (of a line, of a zone's edge) before
+it counts as there: a box that flickers for a frame or two (a partial occlusion moves
+its centre) is no crossing."""
+
+
+class _Settled:
+    """Per track, a side (+1 / -1) that changes only when SETTLE_FRAMES sightings agree."""
+
+    def __init__(self) -> None:
+        self.sides: dict[int, int] = {}
+        self._pending: dict[int, tuple[int, int]] = {}  # track id -> (side, sightings)
+
+    def see(self, track_id: int, side: int) -> tuple[int | None, int]:
+        """(side before, side now); before is None the first time a track is seen."""
+        before = self.sides.get(track_id)
+        if before is None or before == side:
+            self.sides[track_id] = side
+            self._pending.pop(track_id, None)
+            return before, side
+        candidate, seen = self._pending.get(track_id, (side, 0))
+        seen = seen + 1 if candidate == side else 1
+        if seen < SETTLE_FRAMES:
+            self._pending[track_id] = (side, seen)
+            return before, before
+        del self._pending[track_id]
+        self.sides[track_id] = side
+        return before, side
+
+    def forget(self, track_id: int) -> None:
+        self.sides.pop(track_id, None)
+        self._pending.pop(track_id, None)
+
+
 class _ZoneState:
     def __init__(self, zone: Zone) -> None:
         self.zone = zone
         self.inside: dict[int, str] = {}  # track id -> label
         self.entries: Counter[str] = Counter()
         self.exits: Counter[str] = Counter()
+        self._settled = _Settled()  # +1 inside, -1 outside
 
     def see(self, track: Track, width: int, height: int) -> None:
         depth = self.zone.depth(anchor_point(track.box, self.zone.anchor, width, height))
+        if abs(depth) <= MARGIN:
+            return  # on the edge: wait until it is clearly in or out
+        _, side = self._settled.see(track.track_id, 1 if depth > 0 else -1)
         was_inside = track.track_id in self.inside
-        if not was_inside and depth > MARGIN:
+        if side == 1 and not was_inside:
             self.inside[track.track_id] = track.label
             self.entries[track.label] += 1
-        elif was_inside and depth < -MARGIN:
-            self.end(track.track_id)
+        elif side == -1 and was_inside:
+            self._leave(track.track_id)
 
-    def end(self, track_id: int) -> None:
+    def _leave(self, track_id: int) -> None:
         label = self.inside.pop(track_id, None)
         if label is not None:
             self.exits[label] += 1
+
+    def end(self, track_id: int) -> None:
+        self._leave(track_id)
+        self._settled.forget(track_id)
 
     def count(self) -> ZoneCount:
         return ZoneCount(
@@ -109,7 +152,7 @@ class _ZoneState:
 class _LineState:
     def __init__(self, line: Line) -> None:
         self.line = line
-        self.sides: dict[int, int] = {}  # track id -> +1 right, -1 left
+        self._settled = _Settled()  # +1 right of start -> end, -1 left
         self.counted: dict[int, set[int]] = {}  # track id -> directions already counted
         self.crossed: dict[int, Counter[str]] = {1: Counter(), -1: Counter()}  # 1: in
 
@@ -121,21 +164,22 @@ class _LineState:
         side = self._side(track.box, width, height)
         if side == 0:
             return  # on the line: wait until it is clearly over
-        before = self.sides.get(track.track_id)
-        if before is None and track.first_box is not None:
-            # A crossing while the track was still tentative counts too.
-            before = self._side(track.first_box, width, height) or None
+        if track.track_id not in self._settled.sides and track.first_box is not None:
+            # Where the track came from: a crossing while it was still tentative counts.
+            first = self._side(track.first_box, width, height)
+            if first:
+                self._settled.see(track.track_id, first)
+        before, now = self._settled.see(track.track_id, side)
         point = anchor_point(track.box, self.line.anchor, width, height)
-        self.sides[track.track_id] = side
-        if before is None or before == side or not self.line.spans(point):
+        if before is None or before == now or not self.line.spans(point):
             return
         done = self.counted.setdefault(track.track_id, set())
-        if side not in done:  # once per track and direction: no double counts
-            done.add(side)
-            self.crossed[side][track.label] += 1
+        if now not in done:  # once per track and direction: no double counts
+            done.add(now)
+            self.crossed[now][track.label] += 1
 
     def end(self, track_id: int) -> None:
-        self.sides.pop(track_id, None)
+        self._settled.forget(track_id)
         self.counted.pop(track_id, None)
 
     def count(self) -> LineCount:

@@ -49,7 +49,12 @@ def test_shipped_lists_resolve_by_name() -> None:
     assert (coco.count, coco.offset, coco.name(0), coco.name(79)) == (80, 0, "person", "toothbrush")
     tf1 = load_labels(label_file("coco-tf1"))
     # TF1 zoo models number COCO's 90 ids from 0, gaps kept: class 11 is the unused id 12.
-    assert (tf1.offset, tf1.name(0), tf1.name(11), tf1.name(12)) == (1, "person", "class 11", "stop sign")
+    assert (tf1.offset, tf1.name(0), tf1.name(11), tf1.name(12)) == (
+        1,
+        "person",
+        "class 11",
+        "stop sign",
+    )
     assert load_labels(label_file("voc")).count == 20
     assert load_labels(label_file("shapes")).names == ("circle", "square", "triangle")
 

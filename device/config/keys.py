@@ -99,7 +99,8 @@ _KEYS = (
          "bundle directory or .tflite file (required: --model or [model] path)",
          '"/opt/pisight/models/current"'),
     _key("model", "labels", "str", None, "--labels",
-         "label file (default: the bundle's own labels.txt)", '"/opt/pisight/labels.txt"'),
+         "label file, or a shipped list: coco, coco-tf1, voc, shapes (default: the bundle's "
+         "own labels.txt)", '"coco"'),
     _key("model", "threshold", "float", None, "--threshold",
          "minimum score (default 0.5; classifiers 0)", "0.5", between(0, 1)),
     _key("model", "classes", "strings", (), "--classes",

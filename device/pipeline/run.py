@@ -32,6 +32,7 @@ from pisight.device.live.options import ServerOptions, check_exposure, parse_lis
 from pisight.device.live.server import LiveServer
 from pisight.device.model.bundle import locate_model
 from pisight.device.model.detector import Detector, DetectorOptions
+from pisight.device.model.labels import PLACEHOLDER
 from pisight.device.model.probe import check_model
 from pisight.device.model.runtime import default_threads
 from pisight.device.pipeline.capture import CaptureWorker
@@ -203,6 +204,7 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
         check_model(locate_model(run.detector.model, run.detector.labels).model,
                     run.detector.runtime)  # fmt: skip
     detector = Detector.load(run.detector)
+    _check_class_names(detector, run)
     cores = plan_cores(run.detector.threads or default_threads())
     if cores:
         pin_current_thread(cores.io)  # capture, pipeline and server threads inherit it
@@ -234,6 +236,18 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     if pipeline.error is not None:
         raise RuntimeError(f"the pipeline stopped: {pipeline.error}")
     return summary
+
+
+def _check_class_names(detector: Detector, run: RunPlan) -> None:
+    """A class the model does not know would silently count or keep nothing: refuse it."""
+    known = {name for name in detector.labels.names if name != PLACEHOLDER}
+    wanted = [("--classes", name) for name in run.detector.classes]
+    for kind, places in (("zone", run.pipeline.zones), ("line", run.pipeline.lines)):
+        wanted += [(f"{kind} {place.name!r}", name) for place in places for name in place.classes]
+    for where, name in wanted:
+        if name not in known:
+            shown = ", ".join(sorted(known)[:12]) + (", ..." if len(known) > 12 else "")
+            raise ValueError(f"{where}: the model has no class {name!r}; its classes: {shown}")
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:

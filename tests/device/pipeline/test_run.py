@@ -121,6 +121,7 @@ def test_signal_ends_cleanly_with_files_flushed(
         (["--auth", "nopassword"], "USER:PASS"),
         (["--threshold", "1.5"], "--threshold"),
         (["--frames", "0"], "--frames"),
+        (["--classes", "unicorn"], "the model has no class 'unicorn'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -149,6 +150,28 @@ def test_config_file_with_a_flag_over_it(ssd_bundle: Path, video: Path, tmp_path
     assert result.returncode == 0, result.stderr
     assert summary_of(result.stdout)["frames"] == "30"
     assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 30
+
+
+def test_zones_and_lines_reach_the_metrics_and_the_detections(
+    ssd_bundle: Path, video: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "counting.toml"
+    config.write_text(
+        f'[model]\npath = "{ssd_bundle}"\nthreshold = 0.3\n[source]\nspec = "{video}"\n'
+        "[live]\nenabled = false\n"
+        '[[zones]]\nname = "left"\npoints = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]\n'
+        '[[lines]]\nname = "middle"\nstart = [0.5, 0]\nend = [0.5, 1]\n'
+    )
+    metrics, detections = tmp_path / "m.csv", tmp_path / "d.jsonl"
+    result = pisight("run", "--config", str(config), "--log", str(metrics),
+                     "--detections", str(detections))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    header, *rows = metrics.read_text().splitlines()
+    assert header.endswith(",row,tracks,zone:left,line:middle:in,line:middle:out")
+    assert rows[-1].split(",")[11] == "summary" and len(rows[-1].split(",")) == 16
+    found = [d for line in detections.read_text().splitlines()
+             for d in json.loads(line)["detections"]]  # fmt: skip
+    assert found and all("track_id" in d for d in found)
 
 
 def test_model_is_required_without_config() -> None:

@@ -1,6 +1,6 @@
 """What a tracker knows about one object: Track, one frozen value per moment, and its settings.
 
-    options = TrackerOptions(min_hits=3, max_misses=90)
+    options = TrackerOptions(min_hits=2, max_misses=150)
     for track in tracker.tracks:          # confirmed tracks, seen now or coasting
         track.track_id, track.label, track.box, track.visible, track.age_s
 
@@ -20,14 +20,14 @@ class TrackerOptions:
     """Defaults chosen on tuning sequences only (scripts/benchmark_tracking.py --tune,
     seeds 1-3); the benchmark's seeds 101-105 were never tuned on."""
 
-    min_hits: int = 3
+    min_hits: int = 2
     """Detections in a row before a track is confirmed and gets an id: one noisy frame
     makes no track."""
-    max_misses: int = 90
+    max_misses: int = 150
     """Frames a confirmed track survives without a detection (an occlusion, a missed
-    frame) before it ends: 3 s at 30 fps (Frigate keeps 5 s). One whose predicted box
+    frame) before it ends: 5 s at 30 fps, as Frigate keeps them. One whose predicted box
     leaves the frame ends at once."""
-    match_iou: float = 0.1
+    match_iou: float = 0.3
     """Least overlap between a track's predicted box and a detection to match them."""
     max_jump: float = 1.0
     """A track that missed frames is found again within this many box sizes of where it

@@ -688,8 +688,23 @@ def score_table(scores: dict[str, Score]) -> list[str]:
     return lines
 
 
+def per_sequence_table(table: Table) -> list[str]:
+    """HOTA / IDF1 / ID switches of every tracker on every sequence, one row a tracker."""
+    clips = list(table.per_clip)
+    lines = [f"| tracker | {' | '.join(clips)} |", "|---|" + "---:|" * len(clips)]
+    for name in table.overall:
+        cells = []
+        for clip in clips:
+            s = table.per_clip[clip][name]
+            cells.append(f"{_pct(s.hota)} / {_pct(s.idf1)} / {s.idsw}")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return lines
+
+
 def table_section(title: str, table: Table) -> list[str]:
     lines = [f"### {title}: all sequences", "", *score_table(table.overall), ""]
+    heading = f"{title}, per sequence: HOTA / IDF1 / ID switches"
+    lines += [heading, "", *per_sequence_table(table), ""]
     for clip, scores in table.per_clip.items():
         lines += [f"#### {title}: {clip}", "", *score_table(scores), ""]
     return lines

@@ -40,10 +40,10 @@ class _State:
 
     class_id: int
     label: str
-    box: np.ndarray  # (4,) float64
+    box: Box  # plain floats: a handful of numbers is faster in Python than in numpy
     score: float
     first_seen: float
-    velocity: np.ndarray  # (2,) pixels per frame of the box centre
+    velocity: tuple[float, float]  # pixels per frame of the box centre
     first_box: Box
     track_id: int = UNTRACKED  # given at confirmation
     hits: int = 1
@@ -53,16 +53,17 @@ class _State:
     votes: dict[int, float] = field(default_factory=dict)  # class id -> summed score
     names: dict[int, str] = field(default_factory=dict)
 
-    def predicted(self) -> np.ndarray:
+    def predicted(self) -> Box:
         """The box moved on at the centre's velocity, its size kept: a box that shrank
         as the object went behind something must not extrapolate into nothing."""
-        step = self.velocity * (self.misses + 1)
-        return self.box + np.concatenate([step, step])
+        frames = self.misses + 1
+        dx, dy = self.velocity[0] * frames, self.velocity[1] * frames
+        x1, y1, x2, y2 = self.box
+        return (x1 + dx, y1 + dy, x2 + dx, y2 + dy)
 
     def freeze(self) -> Track:
-        x1, y1, x2, y2 = self.box.tolist()
         return Track(
-            self.track_id, self.label, self.class_id, (x1, y1, x2, y2), self.score,
+            self.track_id, self.label, self.class_id, self.box, self.score,
             self.top_score, self.first_seen, self.last_seen, self.hits, self.misses,
             self.first_box,
         )  # fmt: skip
@@ -91,10 +92,11 @@ class Tracker:
             return detections
         boxes = detections.xyxy.astype(np.float64)
         matches = self._match(boxes, detections.class_ids)
+        rows = [tuple(box) for box in boxes.tolist()]
         ids = np.full(len(detections), UNTRACKED, np.int32)
         for state_index, row in matches.items():
             state = self._states[state_index]
-            self._hit(state, detections, boxes[row], row, t)
+            self._hit(state, detections, rows[row], row, t)
             ids[row] = state.track_id
         ended, kept = [], []
         for index, state in enumerate(self._states):
@@ -109,7 +111,7 @@ class Tracker:
         matched_rows = set(matches.values())
         for row in range(len(detections)):
             if row not in matched_rows:
-                state = self._new_state(detections, boxes, row, t)
+                state = self._new_state(detections, rows[row], row, t)
                 kept.append(state)
                 ids[row] = state.track_id
         self._states = kept
@@ -121,7 +123,7 @@ class Tracker:
         """State index -> detection row: by IoU in a class, by distance, by IoU in any."""
         if not self._states or not len(boxes):
             return {}
-        predicted = np.stack([s.predicted() for s in self._states])
+        predicted = np.array([s.predicted() for s in self._states])
         overlap = box_iou(predicted, boxes)
         same_class = np.array([s.class_id for s in self._states])[:, None] == class_ids[None, :]
         matches = dict(_greedy(np.where(same_class, overlap, 0.0), self.options.match_iou))
@@ -144,22 +146,25 @@ class Tracker:
     def _jump(self, state: _State, boxes: np.ndarray) -> np.ndarray:
         """Distance from the state to each box, in box sizes, less what the search radius
         has grown while the track was unseen; inf for a very different size."""
-        size = _size(state.box)
+        size = _size(np.array(state.box))
         centers = (boxes[:, :2] + boxes[:, 2:]) / 2
         distances = [
-            np.linalg.norm(centers - (anchor[:2] + anchor[2:]) / 2, axis=1)
-            for anchor in (state.box, state.predicted())
+            np.hypot(centers[:, 0] - (x1 + x2) / 2, centers[:, 1] - (y1 + y2) / 2)
+            for x1, y1, x2, y2 in (state.box, state.predicted())
         ]
         ratio = _size(boxes.T) / size
         jump = np.minimum(*distances) / size - _SEARCH_GROWTH * (state.misses - 1)
         return np.where((ratio > 0.5) & (ratio < 2.0), jump, np.inf)
 
-    def _hit(self, state: _State, found: Detections, box: np.ndarray, row: int, t: float) -> None:
-        step = (box[:2] + box[2:] - state.box[:2] - state.box[2:]) / 2 / (state.misses + 1)
+    def _hit(self, state: _State, found: Detections, box: Box, row: int, t: float) -> None:
+        (x1, y1, x2, y2), (ox1, oy1, ox2, oy2) = box, state.box
+        frames = 2 * (state.misses + 1)  # centre = half the sum of the edges
+        dx, dy = (x1 + x2 - ox1 - ox2) / frames, (y1 + y2 - oy1 - oy2) / frames
         if state.hits > 1:  # a new track has no history to smooth with
-            step = _SMOOTHING * step + (1 - _SMOOTHING) * state.velocity
+            (vx, vy), keep = state.velocity, 1 - _SMOOTHING
+            dx, dy = _SMOOTHING * dx + keep * vx, _SMOOTHING * dy + keep * vy
         score = float(found.scores[row])
-        state.velocity = step
+        state.velocity = (dx, dy)
         state.box, state.score, state.last_seen = box, score, t
         state.top_score = max(state.top_score, score)
         state.hits += 1
@@ -168,11 +173,10 @@ class Tracker:
         if state.track_id == UNTRACKED and state.hits >= self.options.min_hits:
             state.track_id = self._take_id()
 
-    def _new_state(self, found: Detections, boxes: np.ndarray, row: int, t: float) -> _State:
+    def _new_state(self, found: Detections, box: Box, row: int, t: float) -> _State:
         score, class_id = float(found.scores[row]), int(found.class_ids[row])
-        x1, y1, x2, y2 = boxes[row].tolist()
         state = _State(
-            class_id, found.labels[row], boxes[row], score, t, np.zeros(2), (x1, y1, x2, y2),
+            class_id, found.labels[row], box, score, t, (0.0, 0.0), box,
             top_score=score, last_seen=t,
         )  # fmt: skip
         _vote(state, class_id, found.labels[row], score)
@@ -196,7 +200,7 @@ def _gone(state: _State, frame_size: tuple[int, int] | None) -> bool:
     """Whether a coasting track's predicted centre has left the frame."""
     if frame_size is None:
         return False
-    x1, y1, x2, y2 = state.predicted().tolist()
+    x1, y1, x2, y2 = state.predicted()
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     return not (0 <= cx < frame_size[0] and 0 <= cy < frame_size[1])
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pisight.device.track.tracks import Track
-from pisight.device.zones.geometry import MARGIN, Line, Zone, anchor_point
+from pisight.device.zones.geometry import MARGIN, Line, Point, Zone, anchor_point
 
 
 @dataclass(frozen=True)
@@ -156,21 +156,21 @@ class _LineState:
         self.counted: dict[int, set[int]] = {}  # track id -> directions already counted
         self.crossed: dict[int, Counter[str]] = {1: Counter(), -1: Counter()}  # 1: in
 
-    def _side(self, box: tuple[float, float, float, float], width: int, height: int) -> int:
-        distance = self.line.side(anchor_point(box, self.line.anchor, width, height))
+    def _side(self, point: Point) -> int:
+        distance = self.line.side(point)
         return 0 if abs(distance) <= MARGIN else (1 if distance > 0 else -1)
 
     def see(self, track: Track, width: int, height: int) -> None:
-        side = self._side(track.box, width, height)
+        point = anchor_point(track.box, self.line.anchor, width, height)
+        side = self._side(point)
         if side == 0:
             return  # on the line: wait until it is clearly over
         if track.track_id not in self._settled.sides and track.first_box is not None:
             # Where the track came from: a crossing while it was still tentative counts.
-            first = self._side(track.first_box, width, height)
+            first = self._side(anchor_point(track.first_box, self.line.anchor, width, height))
             if first:
                 self._settled.see(track.track_id, first)
         before, now = self._settled.see(track.track_id, side)
-        point = anchor_point(track.box, self.line.anchor, width, height)
         if before is None or before == now or not self.line.spans(point):
             return
         done = self.counted.setdefault(track.track_id, set())

@@ -51,7 +51,8 @@ def test_report_renders_every_section(measured) -> None:
     rows, viewers = measured
     e2e = {"bench_fps": 100.0, "run_fps_no_viewer": 97.0, "run_fps_one_viewer": 95.5,
            "serial_loop_fps": 60.0, "ratio_no_viewer": 0.97, "ratio_one_viewer": 0.955,
-           "ratio_serial_loop": 0.6, "rss_mb_max": 110.0,
+           "ratio_serial_loop": 0.6, "rss_mb_max": 110.0, "run_fps_counting": 96.5,
+           "ratio_counting": 0.965,
            "launch_to_first_frame_s": 0.5}  # fmt: skip
     report = {
         "date": "2026-11-22", "command": "python scripts/benchmark.py",

@@ -78,12 +78,14 @@ def test_check_passes_on_a_complete_root(tmp_path: Path) -> None:
 
 def test_check_runs_check_config_on_the_settings(tmp_path: Path) -> None:
     settings = complete_root(tmp_path) / "etc/pisight/pisight.toml"
-    settings.write_text(settings.read_text().replace("#threshold = 0.5", "threshold = 5"))
+    text = settings.read_text()
+    settings.write_text(text.replace("#threshold = 0.5", "threshold = 5"))
+    number = text.splitlines().index("#threshold = 0.5") + 1
     result = check(tmp_path)
     assert result.returncode != 0
     line = next(line for line in result.stdout.splitlines() if line.startswith("missing:"))
     assert "a valid /etc/pisight/pisight.toml" in line
-    assert "pisight.toml:22: [model] threshold = 5: must be between 0 and 1" in line
+    assert f"pisight.toml:{number}: [model] threshold = 5: must be between 0 and 1" in line
     # The password file is what makes the public listen address acceptable.
     settings.write_text(EXAMPLE.read_text())
     (tmp_path / "etc/pisight/pisight.env").write_text("OTHER=1\n")

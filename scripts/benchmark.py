@@ -235,6 +235,9 @@ def _median(values) -> float | None:
     return round(float(np.median(found)), 1) if found else None
 
 
+TRACKING_SECTION = "\n## Tracking: which tracker, by measurement"
+
+
 def render(report: dict) -> str:
     machine, e2e = report["machine"], report["end_to_end"]
     lines = [
@@ -392,7 +395,9 @@ def main() -> int:
     }  # fmt: skip
     json_path = args.json or args.out.with_suffix(".json")
     json_path.write_text(json.dumps(report, indent=2) + "\n")
-    args.out.write_text(render(report))
+    # The tracking section comes from scripts/benchmark-tracking.sh: keep it as it is.
+    kept = args.out.read_text().partition(TRACKING_SECTION) if args.out.exists() else ("", "", "")
+    args.out.write_text(render(report) + (kept[1] + kept[2] if kept[1] else ""))
     print(f"wrote {args.out} and {json_path} in {report['seconds']:.0f} s")
     return 0
 

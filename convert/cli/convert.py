@@ -16,10 +16,16 @@ from pathlib import Path
 from pisight.convert.conversion.converter import convert_model
 from pisight.convert.conversion.options import ConvertOptions
 from pisight.convert.conversion.quantize import DEFAULT_IO, IO_TYPES, MODES
+from pisight.convert.optimize.defaults import (
+    DEFAULT_CLUSTERS,
+    HELP,
+    default_clusters,
+    recipe_for,
+)
 from pisight.convert.optimize.plan import OptimizePlan
 from pisight.convert.optimize.pruning import STRUCTURES
 from pisight.convert.ssd.finetune import FinetuneOptions
-from pisight.device.model.labels import load_labels
+from pisight.device.model.labels import label_file, load_labels
 from pisight.device.pipeline.run import input_range
 
 log = logging.getLogger("pisight.convert")
@@ -37,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--io", choices=list(IO_TYPES), default=DEFAULT_IO,
         help=f"int8 mode input type (default {DEFAULT_IO}: no requantize op, faster)")  # fmt: skip
     add("--per-tensor", action="store_true", help="per-tensor weight scales (old accelerators)")
-    add("--labels", default=None, help="label file (our .keras detectors carry their own)")
+    add("--labels", default=None,
+        help="label file, or a shipped list: coco, coco-tf1, voc, shapes "
+        "(our .keras detectors carry their own)")  # fmt: skip
     add("--input-range", type=input_range, default=(-1.0, 1.0),
         help="foreign SavedModels: the pixel range they expect, -1,1 or 0,1")  # fmt: skip
     add("--weights", choices=("none", "imagenet"), default="none",
@@ -46,9 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--max-map-drop",
         type=float,
-        default=1.0,
-        help="fail if mAP@0.5 drops by more points than this (default 1.0)",
+        default=None,
+        help="fail if mAP@0.5 drops by more points than this (default 1 against FP32; with "
+        "--prune/--cluster 2, with --qat 1, against post-training INT8)",
     )
+    add("--skip-accuracy-gate", action="store_true",
+        help="never refuse for lost mAP; fine-tune on all of --finetune-data")  # fmt: skip
     add("--allow-float-ops", action="store_true", help="build int8 even with float fallbacks")
     add(
         "--float-layers",
@@ -64,25 +75,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--skip-tflite-runtime-check", action="store_true",
         help="do not check loading in tflite-runtime 2.14")  # fmt: skip
     # fmt: off
-    group = parser.add_argument_group("pruning, weight clustering and quantization-aware training")
+    group = parser.add_argument_group(
+        "pruning, weight clustering and quantization-aware training", HELP)
     option = group.add_argument
     option("--prune", type=float, default=None, metavar="SHARE",
            help="zero this share of weights, or with channel remove this share of channels")
     option("--prune-structure", choices=STRUCTURES, default="unstructured",
            help="unstructured: smaller gzip; 2:4: two of every four; channel: also faster")
     option("--cluster", type=int, default=None, metavar="N",
-           help="share N values per convolution kernel, zeros kept: smaller gzip (e.g. 16)")
+           help="share N values per convolution kernel, zeros kept: smaller gzip (default "
+           f"{DEFAULT_CLUSTERS} with unstructured --prune, else none; 0: none)")
     option("--qat", action="store_true", help="quantization-aware fine-tuning")
     option("--finetune-data", default=None, help="dataset to fine-tune on")
-    option("--finetune-epochs", type=int, default=FinetuneOptions.epochs,
-           help=f"fine-tuning epochs (default {FinetuneOptions.epochs})")
-    option("--finetune-lr", type=float, default=FinetuneOptions.learning_rate,
-           help=f"peak fine-tuning learning rate (default {FinetuneOptions.learning_rate:g})")
+    option("--finetune-epochs", type=int, default=None,
+           help="epochs of each fine-tuning step (default: per technique, above)")
+    option("--finetune-lr", type=float, default=None,
+           help="peak fine-tuning learning rate (default: per technique, above)")
     # fmt: on
 
 
 def options_from(args: argparse.Namespace) -> ConvertOptions:
-    labels = load_labels(args.labels).names if args.labels else ()
+    labels = load_labels(label_file(args.labels)).names if args.labels else ()
     return ConvertOptions(
         model=args.model, out=args.out, mode=args.mode, io_dtype=args.io,
         per_tensor=args.per_tensor, calibration=args.calib, calibration_samples=args.calib_samples,
@@ -92,14 +105,27 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
         min_agreement=args.min_agreement,
         eval_data=args.eval_data,
         max_map_drop=args.max_map_drop,
+        gate=not args.skip_accuracy_gate,
         check_legacy_runtime=not args.skip_tflite_runtime_check,
         command=args.command_line,
-        optimize=OptimizePlan(
-            prune=args.prune, structure=args.prune_structure, clusters=args.cluster, qat=args.qat,
-            finetune_data=args.finetune_data,
-            finetune=FinetuneOptions(
-                epochs=args.finetune_epochs, learning_rate=args.finetune_lr, seed=args.seed
-            ),
+        optimize=plan_from(args),
+    )  # fmt: skip
+
+
+def plan_from(args: argparse.Namespace) -> OptimizePlan:
+    """The optimization asked for, each default filled in for its technique (defaults.py)."""
+    clusters = args.cluster
+    if clusters is None:
+        clusters = default_clusters(args.prune, args.prune_structure, args.qat, args.per_tensor)
+    clusters = clusters or None  # --cluster 0: none
+    recipe = recipe_for(args.prune, args.prune_structure, clusters, args.qat)
+    return OptimizePlan(
+        prune=args.prune, structure=args.prune_structure, clusters=clusters, qat=args.qat,
+        finetune_data=args.finetune_data,
+        finetune=FinetuneOptions(
+            epochs=recipe.epochs if args.finetune_epochs is None else args.finetune_epochs,
+            learning_rate=recipe.learning_rate if args.finetune_lr is None else args.finetune_lr,
+            seed=args.seed,
         ),
     )  # fmt: skip
 

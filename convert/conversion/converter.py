@@ -29,7 +29,10 @@ from pisight.convert.data.calibration import (
     load_calibration_frames,
 )
 from pisight.convert.data.datasets import load_dataset
-from pisight.convert.optimize.plan import Optimized, check_plan, compare_variants, optimize
+from pisight.convert.optimize.compare import compare_variants, gate_optimized
+from pisight.convert.optimize.defaults import PLAIN_MAX_DROP, default_max_drop
+from pisight.convert.optimize.gate import check_holdout_size
+from pisight.convert.optimize.plan import Optimized, check_plan, optimize
 from pisight.convert.optimize.selective import (
     convert_with_float_layers,
     layer_errors,
@@ -65,6 +68,11 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
             f"mode {options.mode} needs calibration frames: add --calib IMAGES_VIDEO_OR_DATASET"
         )
     check_plan(options.optimize, options.mode, options.float_layers, options.per_tensor)
+    if _holds_out(options):
+        data = options.optimize.finetune_data
+        check_holdout_size(len(load_dataset(data).samples), str(data))
+    elif options.optimize.wanted and not options.gate:
+        log.warning("--skip-accuracy-gate: nothing checks what fine-tuning cost in mAP")
     with tempfile.TemporaryDirectory(prefix="pisight-convert-") as scratch:
         workdir = Path(scratch)
         source = steps.run(
@@ -75,7 +83,7 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
         )  # fmt: skip
         optimized = None
         if options.optimize.wanted:
-            optimized = optimize(source, options.optimize, workdir, steps)
+            optimized = optimize(source, options.optimize, workdir, steps, _holds_out(options))
             source = optimized.source
         frames = _calibration(options, source, steps)
         model = steps.run(
@@ -93,10 +101,18 @@ def convert_model(options: ConvertOptions) -> ConversionResult:
             chosen = _selective(options, source, frames, reference, verification, workdir, steps)
             if chosen is not None:
                 model, verification, selective = chosen
-        accuracy = _accuracy_gate(options, workdir, model, source, steps)
+        # An optimized model is gated against post-training INT8 of the original (below);
+        # its own FP32-vs-INT8 figures are reported.
+        plain_limit = None if optimized is not None else _limit(options)
+        accuracy = _accuracy_gate(options, workdir, model, source, steps, plain_limit)
         comparison = None
         if optimized is not None:
-            comparison = _compare(options, optimized, model, frames, workdir, steps)
+            comparison = _compare(options, optimized, model, reference, frames, workdir, steps)
+            data = (
+                f"{options.eval_data} ({accuracy['images']} images)" if accuracy
+                else f"{_held_out_images(optimized)} images held out of --finetune-data"
+            )  # fmt: skip
+            comparison["gate"] = gate_optimized(optimized, comparison, _limit(options), data, steps)
         conversion = Conversion(
             options, source, model, reference, frames, verification, steps, selective,
             accuracy, optimized, comparison,
@@ -146,6 +162,7 @@ def _compare(
     options: ConvertOptions,
     optimized: Optimized,
     model: bytes,
+    reference: bytes,
     frames: CalibrationFrames | None,
     workdir: Path,
     steps: StepLog,
@@ -161,23 +178,55 @@ def _compare(
             )
         pruning["converted_sparsity"] = round(kept, 4)
     evaluate = None
+    dataset = None
     if options.eval_data is not None:
         dataset = load_dataset(options.eval_data)
+    elif optimized.held_out is not None:
+        dataset = optimized.held_out.held_out
+    if dataset is not None:
         directories = (workdir / f"variant_{n}" for n in itertools.count())
 
         def evaluate(data: bytes) -> float:
             bundle = optimized.source.model_dir(next(directories), data)
             return evaluate_model(bundle, dataset).map50
 
-    return compare_variants(
+    comparison = compare_variants(
         optimized, model, lambda saved: _quantize_saved_model(options, saved, frames),
         evaluate or (lambda _: None), workdir, steps,
     )  # fmt: skip
+    if evaluate is not None:
+        # The optimized model in FP32: how much of any loss its own INT8 conversion caused.
+        comparison["shipped_fp32_map50"] = steps.run(
+            "mAP fp32 (optimized)", lambda: evaluate(reference), lambda m: f"mAP@0.5 {m:.4f}"
+        )
+    return comparison
+
+
+def _holds_out(options: ConvertOptions) -> bool:
+    """Gate an optimized model on part of its fine-tuning data when nothing else is given."""
+    return options.optimize.wanted and options.gate and options.eval_data is None
+
+
+def _held_out_images(optimized: Optimized) -> int:
+    return len(optimized.held_out.held_out.samples) if optimized.held_out else 0
+
+
+def _limit(options: ConvertOptions) -> float | None:
+    """The points of mAP@0.5 this conversion may lose; None: report only."""
+    if not options.gate:
+        return None
+    if options.max_map_drop is not None:
+        return options.max_map_drop
+    if not options.optimize.wanted:
+        return PLAIN_MAX_DROP
+    plan = options.optimize
+    return default_max_drop(plan.prune, plan.clusters, plan.qat)
 
 
 def _accuracy_gate(
-    options: ConvertOptions, workdir: Path, model: bytes, source: ModelInput, steps: StepLog
-) -> dict[str, Any] | None:
+    options: ConvertOptions, workdir: Path, model: bytes, source: ModelInput, steps: StepLog,
+    limit: float | None,
+) -> dict[str, Any] | None:  # fmt: skip
     """FP32 and converted mAP on the same data through the same Detector; fail on a big drop."""
     if options.eval_data is None:
         return None
@@ -194,11 +243,11 @@ def _accuracy_gate(
     drop = (fp32.map50 - quantized.map50) * 100.0
     accuracy = {"dataset": str(options.eval_data), "images": fp32.images, "fp32": fp32.to_json(),
                 "converted": quantized.to_json(), "map50_drop_points": round(drop, 3)}  # fmt: skip
-    if options.max_map_drop is not None and drop > options.max_map_drop:
+    if limit is not None and drop > limit:
         raise ConversionError(
             f"{options.mode} costs {drop:.2f} points of mAP@0.5 (fp32 {fp32.map50:.4f}, "
             f"{options.mode} {quantized.map50:.4f}), more than --max-map-drop "
-            f"{options.max_map_drop:g}; try more --calib-samples or --float-layers auto"
+            f"{limit:g}; try more --calib-samples or --float-layers auto"
         )
     return accuracy
 

@@ -32,8 +32,12 @@ class ConvertOptions:
     agreement_frames: int = 50
     eval_data: str | None = None
     """Dataset to evaluate FP32 and the converted model on, side by side."""
-    max_map_drop: float | None = 1.0
-    """Points of mAP@0.5 quantization may cost before the conversion fails; None reports only."""
+    max_map_drop: float | None = None
+    """Points of mAP@0.5 the conversion may cost before it fails; None: the default for what
+    is asked (optimize/defaults.py: 1 against FP32 for a plain conversion, 2 against
+    post-training INT8 for pruning or clustering, 1 for QAT)."""
+    gate: bool = True
+    """False: measure and report accuracy, never refuse; fine-tune on all of --finetune-data."""
     float_layers: tuple[str, ...] = ()
     """Layers kept in float; ("auto",) picks the worst ones when agreement is low."""
     min_agreement: float = 0.9

@@ -26,7 +26,7 @@ import numpy as np
 
 from pisight.convert.data.datasets import Dataset
 from pisight.convert.optimize.pruning import copy_model
-from pisight.convert.ssd.finetune import FinetuneOptions, fine_tune
+from pisight.convert.ssd.finetune import FinetuneOptions, KeepBest, fine_tune
 from pisight.convert.tf import keras
 
 CLUSTERS = (2, 256)
@@ -40,6 +40,7 @@ def cluster_weights(
     dataset: Dataset,
     clusters: int,
     options: FinetuneOptions,
+    keep_best: KeepBest | None = None,
 ) -> keras.Model:
     """A fine-tuned copy of `model` whose Conv2D kernels share `clusters` values each."""
     import tensorflow_model_optimization as tfmot
@@ -59,7 +60,7 @@ def cluster_weights(
         return layer
 
     wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
-    fine_tune(wrapped, anchors, input_size, dataset, options)
+    fine_tune(wrapped, anchors, input_size, dataset, options, keep_best=keep_best)
     return api.strip_clustering(wrapped)
 
 

@@ -9,6 +9,10 @@ new ModelInput: the optimized float model (exported, so the rest of the converte
 checks and the accuracy gate treat it as the model to ship) and, with QAT, the
 fake-quantized model the INT8 conversion reads its ranges from. The original stays
 available for the comparison table in the report.
+
+With `hold_out` (no --eval-data), a share of the fine-tuning data is set aside first
+(gate.py): every fine-tune keeps its best epoch on it, and the converter gates the
+shipped model on it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pisight.convert.conversion.model_input import ModelInput
-from pisight.convert.conversion.quantize import QuantizeOptions, convert_saved_model
-from pisight.convert.data.datasets import load_dataset
+from pisight.convert.data.datasets import Dataset, load_dataset
 from pisight.convert.optimize.channel_pruning import (
     channel_plan,
     prunable_channels,
@@ -31,6 +34,7 @@ from pisight.convert.optimize.clustering import (
     cluster_weights,
     clustering_summary,
 )
+from pisight.convert.optimize.gate import HeldOut, hold_out
 from pisight.convert.optimize.pruning import (
     STRUCTURES,
     layer_sparsity,
@@ -38,10 +42,10 @@ from pisight.convert.optimize.pruning import (
     weight_sparsity,
 )
 from pisight.convert.optimize.qat import quantization_aware
-from pisight.convert.report.variants import measure_variants, plot_variants, variants_table
 from pisight.convert.ssd.export import export_saved_model
-from pisight.convert.ssd.finetune import FinetuneOptions, fine_tune
+from pisight.convert.ssd.finetune import FinetuneOptions, KeepBest, fine_tune
 from pisight.convert.ssd.model import model_anchors
+from pisight.convert.ssd.validation import Validation
 
 log = logging.getLogger("pisight.convert")
 
@@ -82,6 +86,20 @@ class OptimizePlan:
         qat = "quantization-aware training" if self.qat else None
         return " + ".join(part for part in (self.weights_label(), qat) if part)
 
+    def advice(self, finetune_images: int) -> str:
+        """What may win a lost mAP back: more data, more epochs, a gentler optimization."""
+        tries = [
+            f"more --finetune-data images ({finetune_images} fine-tuned on)",
+            f"more --finetune-epochs (ran {self.finetune.epochs})",
+        ]
+        if self.prune is not None:
+            tries.append(f"a lower --prune (was {self.prune:g})")
+        if self.clusters:
+            tries.append(f"more --cluster values or --cluster 0 (was {self.clusters})")
+        if self.qat and self.prune is None:
+            tries.append(f"a lower --finetune-lr (was {self.finetune.learning_rate:g})")
+        return ", ".join(tries[:-1]) + " or " + tries[-1]
+
 
 @dataclass(frozen=True)
 class Optimized:
@@ -95,6 +113,11 @@ class Optimized:
     """For pisight.json: clusters asked for, distinct values per layer."""
     pruned_only: Path | None = None
     """The pruned float model before clustering, for the report's comparison."""
+    held_out: HeldOut | None = None
+    """The fine-tuning images set aside for the accuracy gate (no --eval-data)."""
+    kept_epochs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per fine-tuning step: the epoch kept and what each scored on the held-out images."""
+    finetune_images: int = 0
 
 
 def check_plan(
@@ -140,7 +163,9 @@ def check_plan(
         raise ValueError("--qat and --float-layers do not combine: QAT already keeps accuracy")
 
 
-def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Optimized:
+def optimize(
+    source: ModelInput, plan: OptimizePlan, workdir: Path, steps, holdout: bool = False
+) -> Optimized:
     if source.ssd_config is None:
         raise ValueError(
             "--prune, --cluster and --qat need one of our Keras detectors "
@@ -149,17 +174,25 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
     config = source.ssd_config
     model = source.keras_model
     anchors = model_anchors(model, config)
-    dataset = steps.run(
+    dataset, held = steps.run(
         "fine-tuning data",
-        lambda: load_dataset(plan.finetune_data, labels=config.labels or None),
-        lambda d: f"{len(d.samples)} images, {len(d.labels)} classes",
+        lambda: _finetune_data(plan, config.labels, holdout),
+        lambda found: found[1].describe() if found[1] else f"{len(found[0].samples)} images",
     )  # fmt: skip
+    validation = None if held is None else Validation(config, anchors, held.held_out)
+    keepers: dict[str, KeepBest] = {}
+
+    def keep_best(step: str) -> KeepBest | None:
+        if validation is not None:
+            keepers[step] = KeepBest(validation)
+        return keepers.get(step)
+
     pruning = None
     if plan.prune is not None:
         model, pruning = steps.run(
             f"prune ({plan.pruning_label()})",
-            lambda: _prune(model, anchors, config.input_size, dataset, plan),
-            _describe_pruning,
+            lambda: _prune(model, anchors, config.input_size, dataset, plan, keep_best("prune")),
+            lambda result: _describe_pruning(result) + _kept(keepers.get("prune")),
         )  # fmt: skip
     clustering = pruned_only = None
     if plan.clusters is not None:
@@ -168,9 +201,10 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
         model = steps.run(
             f"cluster ({plan.clustering_label()})",
             lambda: cluster_weights(
-                model, anchors, config.input_size, dataset, plan.clusters, plan.finetune
+                model, anchors, config.input_size, dataset, plan.clusters, plan.finetune,
+                keep_best("cluster"),
             ),
-            lambda _: f"{plan.finetune.epochs} epochs on {len(dataset.samples)} images",
+            lambda _: _describe_finetune(plan, dataset, keepers.get("cluster")),
         )  # fmt: skip
         clustering = clustering_summary(model, plan.clusters)
     label = plan.describe()
@@ -185,21 +219,49 @@ def optimize(source: ModelInput, plan: OptimizePlan, workdir: Path, steps) -> Op
             lambda: quantization_aware(
                 model, anchors, config.input_size, dataset, plan.finetune,
                 keep_sparsity=pruning is not None and plan.structure != "channel",
+                keep_best=keep_best("qat"),
             ),
-            lambda _: f"{plan.finetune.epochs} epochs on {len(dataset.samples)} images",
+            lambda _: _describe_finetune(plan, dataset, keepers.get("qat")),
         )  # fmt: skip
         qat_saved = export_saved_model(aware, config, workdir / "qat_saved_model", anchors)
         optimized = replace(optimized, quantize_from=qat_saved)
-    return Optimized(optimized, source, plan, pruning, clustering, pruned_only)
+    kept = {step: keeper.summary() for step, keeper in keepers.items()}
+    return Optimized(
+        optimized, source, plan, pruning, clustering, pruned_only, held, kept,
+        len(dataset.samples),
+    )  # fmt: skip
 
 
-def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan):
+def _finetune_data(
+    plan: OptimizePlan, labels: tuple[str, ...], holdout: bool
+) -> tuple[Dataset, HeldOut | None]:
+    dataset = load_dataset(plan.finetune_data, labels=labels or None)
+    if not holdout:
+        return dataset, None
+    held = hold_out(dataset, str(plan.finetune_data), plan.finetune.seed)
+    return held.train, held
+
+
+def _describe_finetune(plan: OptimizePlan, dataset: Dataset, kept: KeepBest | None) -> str:
+    return f"{plan.finetune.epochs} epochs on {len(dataset.samples)} images{_kept(kept)}"
+
+
+def _kept(keeper: KeepBest | None) -> str:
+    if keeper is None or keeper.best_epoch is None:
+        return ""
+    return f", kept epoch {keeper.best_epoch} (held-out mAP@0.5 {keeper.summary()['map50']})"
+
+
+def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan, keep_best=None):
     if plan.structure == "channel":
         kept = channel_plan(model, plan.prune)
         smaller = rebuild_pruned(model, kept)
         # Whole channels take more to win back than scattered weights: the unpruned
         # model teaches the smaller one its scores on every anchor, not only the labels.
-        fine_tune(smaller, anchors, input_size, dataset, plan.finetune, teacher=model)
+        fine_tune(
+            smaller, anchors, input_size, dataset, plan.finetune, teacher=model,
+            keep_best=keep_best,
+        )  # fmt: skip
         channels = prunable_channels(model)
         removed = channels - prunable_channels(smaller)
         return smaller, {
@@ -210,7 +272,7 @@ def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan):
             "parameters": {"before": model.count_params(), "after": smaller.count_params()},
         }  # fmt: skip
     pruned = prune_magnitude(
-        model, anchors, input_size, dataset, plan.prune, plan.structure, plan.finetune
+        model, anchors, input_size, dataset, plan.prune, plan.structure, plan.finetune, keep_best
     )
     return pruned, {
         "structure": plan.structure, "target": plan.prune if plan.structure != "2:4" else 0.5,
@@ -228,37 +290,3 @@ def _describe_pruning(result) -> str:
             f"{pruning['parameters']['after']:,}"
         )
     return f"{pruning['sparsity']:.1%} of convolution weights zero"
-
-
-def compare_variants(
-    optimized: Optimized, final: bytes, quantize, evaluate, workdir: Path, steps, threads: int = 2
-) -> dict[str, Any]:
-    """Rows for the report: the unoptimised model, each optimisation, the shipped model.
-
-    quantize(saved_model) converts with the run's own mode and calibration;
-    evaluate(model_bytes) gives mAP@0.5 or None.
-    """
-    label = optimized.plan.describe()
-    models = {"post-training (no pruning)": quantize(optimized.original.saved_model)}
-    qat = optimized.source.quantize_from is not None
-    clustered = optimized.clustering is not None
-    if optimized.pruning is not None and (qat or clustered):
-        # What pruning alone bought, before the steps that followed it.
-        pruned_float = optimized.pruned_only or optimized.source.saved_model
-        models[f"{optimized.plan.pruning_label()}, post-training"] = quantize(pruned_float)
-    models[f"{label}{'' if qat else ', post-training'} (shipped)"] = final
-    models["fp32 (no pruning)"] = convert_saved_model(
-        optimized.original.saved_model, QuantizeOptions("fp32")
-    )
-    rows = steps.run(
-        "compare variants",
-        lambda: measure_variants(models, workdir, threads, lambda _, model: evaluate(model)),
-        lambda found: ", ".join(f"{r.name} {r.latency_ms:.2f} ms" for r in found),
-    )  # fmt: skip
-    comparison: dict[str, Any] = {"threads": threads, "variants": [r.to_json() for r in rows]}
-    if qat and rows[-2].map50 is not None and rows[-3].map50 is not None:
-        # The shipped QAT model against post-training INT8 of the same float model.
-        comparison["qat_gain_points"] = round((rows[-2].map50 - rows[-3].map50) * 100, 3)
-    comparison["table"] = variants_table(rows, threads)
-    comparison["plot"] = plot_variants(rows)
-    return comparison

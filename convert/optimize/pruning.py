@@ -17,11 +17,12 @@ along the input-channel axis of TFLite's weight layout.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
 from pisight.convert.data.datasets import Dataset
-from pisight.convert.ssd.finetune import FinetuneOptions, fine_tune
+from pisight.convert.ssd.finetune import FinetuneOptions, KeepBest, fine_tune
 from pisight.convert.tf import keras
 
 log = logging.getLogger("pisight.prune")
@@ -40,15 +41,20 @@ def prune_magnitude(
     sparsity: float,
     structure: str,
     options: FinetuneOptions,
+    keep_best: KeepBest | None = None,
 ) -> keras.Model:
-    """A fine-tuned copy of `model` with `sparsity` of its convolution weights zero."""
+    """A fine-tuned copy of `model` with `sparsity` of its convolution weights zero.
+
+    keep_best: end with the best held-out epoch among those at the full sparsity.
+    """
     import tensorflow_model_optimization as tfmot
 
     if structure not in ("unstructured", "2:4"):
         raise ValueError(f"magnitude pruning does structure unstructured or 2:4, not {structure}")
     if not 0.0 < sparsity < 1.0:
         raise ValueError(f"--prune takes a sparsity between 0 and 1, got {sparsity}")
-    steps = options.epochs * max(1, len(dataset.samples) // options.batch_size)
+    per_epoch = max(1, len(dataset.samples) // options.batch_size)
+    steps = options.epochs * per_epoch
     end = max(1, round(steps * RAMP_SHARE))
     frequency = max(1, end // 20)
     sparsity_api = tfmot.sparsity.keras
@@ -73,6 +79,7 @@ def prune_magnitude(
         wrapped, anchors, input_size, dataset, options,
         before_step=lambda: updater.on_train_batch_begin(batch=-1),
         after_epoch=lambda: updater.on_epoch_end(batch=-1),
+        keep_best=keep_best, score_from=1 if structure == "2:4" else math.ceil(end / per_epoch),
     )  # fmt: skip
     stripped = sparsity_api.strip_pruning(wrapped)
     log.info("pruned to %.1f%% sparsity (%s)", weight_sparsity(stripped) * 100, structure)

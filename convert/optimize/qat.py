@@ -26,7 +26,7 @@ import numpy as np
 
 from pisight.convert.data.datasets import Dataset
 from pisight.convert.optimize.pruning import copy_model
-from pisight.convert.ssd.finetune import FinetuneOptions, fine_tune
+from pisight.convert.ssd.finetune import FinetuneOptions, KeepBest, fine_tune
 from pisight.convert.tf import keras
 
 
@@ -37,6 +37,7 @@ def quantization_aware(
     dataset: Dataset,
     options: FinetuneOptions,
     keep_sparsity: bool = False,
+    keep_best: KeepBest | None = None,
 ) -> keras.Model:
     """A QAT-fine-tuned copy of `model` (with fake-quant layers, ready to convert)."""
     import tensorflow_model_optimization as tfmot
@@ -77,7 +78,7 @@ def quantization_aware(
     with quantization.quantize_scope({"FloatPassThrough": FloatPassThrough}):
         aware = quantization.quantize_apply(annotated, scheme)
     _freeze_batch_norms(aware)
-    fine_tune(aware, anchors, input_size, dataset, options, teacher=model)
+    fine_tune(aware, anchors, input_size, dataset, options, teacher=model, keep_best=keep_best)
     return aware
 
 

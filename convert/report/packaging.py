@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from pisight.convert.conversion.options import ConvertOptions
 from pisight.convert.conversion.state import Conversion
 from pisight.convert.report.bundle_writer import write_bundle
+from pisight.convert.report.optimization import (
+    VARIANTS_PLOT,
+    optimization_metadata,
+    render_optimization,
+)
 from pisight.convert.tf import tf
 from pisight.device.model.cpu import CpuInfo, measured_on, this_cpu
-
-VARIANTS_PLOT = "variants.png"
 
 
 def pisight_version() -> str:
@@ -40,6 +42,7 @@ def build_metadata(conversion: Conversion) -> dict[str, Any]:
         "latency_threads": verification.litert["threads"],
         "latency_cpu": this_cpu().to_json(),
         "fp32_latency_ms": verification.reference_latency_ms,
+        "latency_method": verification.litert.get("latency_method", "one model at a time"),
         "agreement": verification.agreement,
     }
     return {
@@ -108,7 +111,9 @@ def render_report(metadata: dict, steps: list[dict]) -> str:
         lines.append(f"| mAP@[.5:.95] | {fp32['map50_95']:.4f} | {converted['map50_95']:.4f} |")
     if fp32_latency:
         cpu = CpuInfo.from_json(metrics["latency_cpu"])
-        lines += ["", f"LiteRT {measured_on(cpu)}."]
+        ratio = latency["p50"] / fp32_latency["p50"]
+        lines += ["", f"LiteRT {measured_on(cpu)}; latency {ratio:.2f}x FP32's, "
+                  f"{metrics['latency_method']}."]  # fmt: skip
     lines += _agreement_lines(metrics.get("agreement"))
     lines += _provenance_lines(metadata.get("provenance"))
     lines += ["", "## Checks", ""]
@@ -194,7 +199,7 @@ def package_bundle(conversion: Conversion) -> dict[str, Any]:
     if optimized is not None:
         metadata["pruning"] = optimized.pruning
         metadata["clustering"] = optimized.clustering
-        metadata["optimization"] = _optimization(options, comparison)
+        metadata["optimization"] = optimization_metadata(conversion)
         extra_files[VARIANTS_PLOT] = comparison["plot"]
     report = render_report(metadata, conversion.steps.steps)
     if optimized is not None:
@@ -208,66 +213,3 @@ def package_bundle(conversion: Conversion) -> dict[str, Any]:
         extra_files,
     )
     return metadata
-
-
-def _optimization(options: ConvertOptions, comparison: dict[str, Any]) -> dict[str, Any]:
-    plan = options.optimize
-    return {
-        "plan": plan.describe(),
-        "qat": plan.qat,
-        "finetune": {"data": str(plan.finetune_data), "epochs": plan.finetune.epochs,
-                     "learning_rate": plan.finetune.learning_rate, "seed": plan.finetune.seed},
-        "latency_threads": comparison["threads"],
-        "variants": comparison["variants"],
-        "qat_gain_points": comparison.get("qat_gain_points"),
-    }  # fmt: skip
-
-
-def render_optimization(metadata: dict, table: list[str]) -> str:
-    """The report's section on pruning and QAT: what each variant costs and buys."""
-    optimization, pruning = metadata["optimization"], metadata["pruning"]
-    clustering = metadata.get("clustering")
-    finetune = optimization["finetune"]
-    lines = [
-        "",
-        "## Pruning and quantization-aware training",
-        "",
-        f"Plan: {optimization['plan']}; fine-tuned {finetune['epochs']} epochs on "
-        f"{finetune['data']} (peak learning rate {finetune['learning_rate']:g}, seed "
-        f"{finetune['seed']}). Ratios are against the first row; latencies were measured "
-        "back to back, the variants taking turns.",
-        "",
-        *table,
-        "",
-        f"![accuracy against latency and size]({VARIANTS_PLOT})",
-    ]
-    gain = optimization.get("qat_gain_points")
-    if gain is not None:
-        lines += ["", f"QAT against post-training INT8 of the same float model: {gain:+.2f} "
-                  "points of mAP@0.5 (fine-tuning epochs included)."]  # fmt: skip
-    if pruning and pruning["structure"] == "channel":
-        lines += [
-            "",
-            f"Channels: {pruning['removed_channels']} of {pruning['prunable_channels']} "
-            "prunable channels removed; the model is dense and smaller, so it runs faster.",
-        ]
-    if clustering:
-        lines += [
-            "",
-            f"Clustering: {clustering['clustered_layers']} of {len(clustering['layers'])} "
-            f"Conv2D kernels hold at most {clustering['clusters']} distinct non-zero values "
-            "(the rest are too small to cluster), zeros kept; like sparsity, it shrinks the "
-            "gzipped file and makes no kernel faster.",
-        ]
-    if pruning and pruning["structure"] != "channel":
-        lines += [
-            "",
-            f"Sparsity: {pruning['sparsity']:.1%} of float convolution weights zero, "
-            f"{pruning.get('converted_sparsity', 0):.1%} of the converted weights (zeros "
-            "shrink the gzipped file; dense kernels run no faster).",
-            "",
-            "| layer | zero weights |",
-            "|---|---|",
-            *(f"| {name} | {value:.1%} |" for name, value in pruning["layers"].items()),
-        ]
-    return "\n".join(lines) + "\n"

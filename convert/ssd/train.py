@@ -8,9 +8,9 @@ compiled step in optimization.py: Adam with a linear warm-up into cosine decay a
 global-norm clipping. Runs repeat exactly for a seed on CPU (keras set_random_seed,
 seeded tf.data); op determinism is left off because it is process-wide.
 Every `eval_every` epochs (and at the last) the model is scored on the validation set
-with the same coco_map as `pisight eval`, via a fast in-graph path (decode_boxes +
-per-class NMS on sigmoid scores); the best scoring model is saved with save_detector,
-and training stops when mAP@0.5 has not improved for `patience` epochs.
+with the same coco_map as `pisight eval`, without a TFLite round trip (validation.py);
+the best scoring model is saved with save_detector, and training stops when mAP@0.5
+has not improved for `patience` epochs.
 
 The defaults train the demo detector on synthetic shapes from scratch on a CPU; on real
 photos use backbone_weights="imagenet" (a download) or a local weights file.
@@ -30,13 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from pisight.convert.data.datasets import Dataset, load_dataset
-from pisight.convert.report.evaluate import CocoScores, coco_map
-from pisight.convert.ssd.anchors import AnchorConfig, decode_boxes
+from pisight.convert.ssd.anchors import AnchorConfig
 from pisight.convert.ssd.model import SSDConfig, build_ssd, model_anchors, save_detector
 from pisight.convert.ssd.optimization import train_step, warmup_cosine_adam
-from pisight.convert.ssd.train_data import Augmentation, model_pixels, training_batches
+from pisight.convert.ssd.train_data import Augmentation, training_batches
+from pisight.convert.ssd.validation import Validation
 from pisight.convert.tf import keras, tf
-from pisight.device.model.detections import Detections
 
 log = logging.getLogger("pisight.train")
 OFFLINE_MESSAGE = (
@@ -113,11 +112,11 @@ def train(options: TrainOptions) -> TrainResult:
     step = train_step(model, _optimizer(options, steps), total_steps=options.epochs * steps)
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    validation = _Validation(model, config, anchors, val_set) if val_set.samples else None
+    validation = Validation(config, anchors, val_set) if val_set.samples else None
     log.info("training on %d images, validating on %d, %d anchors, %d steps/epoch",
              len(train_set.samples), len(val_set.samples), len(anchors), steps)  # fmt: skip
     best, epochs_run = _fit(
-        options, step, batches, validation, lambda: save_atomically(model, config, out)
+        options, step, batches, validation, model, lambda: save_atomically(model, config, out)
     )
     result = TrainResult(best, epochs_run, time.monotonic() - start, out)
     config = replace(config, training=_record(options, train_set, val_set, result))
@@ -154,8 +153,8 @@ def _replace_text(path: Path, text: str) -> None:
 
 
 def _fit(
-    options: TrainOptions, step, batches: tf.data.Dataset, validation: _Validation | None,
-    save: Callable[[], None],
+    options: TrainOptions, step, batches: tf.data.Dataset, validation: Validation | None,
+    model: keras.Model, save: Callable[[], None],
 ) -> tuple[float | None, int]:  # fmt: skip
     """The epoch loop: train, validate every eval_every epochs, keep the best, stop early."""
     best, best_epoch, epoch = None, 0, 0
@@ -167,7 +166,7 @@ def _fit(
             f"(class {losses[1]:.3f}, box {losses[2]:.3f})"
         )
         if validation is not None and (epoch % options.eval_every == 0 or epoch == options.epochs):
-            scores = validation.scores()
+            scores = validation.scores(model)
             line += f" val mAP@0.5 {scores.map50:.3f} mAP@[.5:.95] {scores.map50_95:.3f}"
             if best is None or scores.map50 > best:
                 best, best_epoch = scores.map50, epoch
@@ -238,46 +237,3 @@ def _optimizer(options: TrainOptions, steps_per_epoch: int) -> keras.optimizers.
         options.epochs * steps_per_epoch,
         options.clip_norm,
     )
-
-
-class _Validation:
-    """Validation mAP without a TFLite round trip: predict, decode, per-class NMS."""
-
-    def __init__(
-        self, model: keras.Model, config: SSDConfig, anchors: np.ndarray, dataset: Dataset
-    ) -> None:
-        self.model, self.config, self.anchors, self.dataset = model, config, anchors, dataset
-        self.pixels = model_pixels(dataset, config.input_size)  # decoded once, reused
-
-    def scores(self, batch_size: int = 32) -> CocoScores:
-        predictions = {}
-        for start in range(0, len(self.pixels), batch_size):
-            batch = tf.constant(self.pixels[start : start + batch_size], tf.float32)
-            box_encodings, class_logits = self.model(batch, training=False)
-            for offset, detections in enumerate(self._detect(box_encodings, class_logits, start)):
-                predictions[start + offset] = detections
-        return coco_map(self.dataset, predictions)
-
-    def _detect(
-        self, box_encodings: tf.Tensor, class_logits: tf.Tensor, start: int
-    ) -> list[Detections]:
-        boxes = np.stack([decode_boxes(e, self.anchors) for e in box_encodings.numpy()])
-        nms = tf.image.combined_non_max_suppression(
-            boxes[:, :, None, :], tf.sigmoid(class_logits[:, :, 1:]),
-            max_output_size_per_class=self.config.max_detections,
-            max_total_size=self.config.max_detections,
-            iou_threshold=self.config.nms_iou_threshold,
-            score_threshold=self.config.nms_score_threshold,
-        )  # fmt: skip
-        found = []
-        for i, count in enumerate(nms.valid_detections.numpy()):
-            sample = self.dataset.samples[start + i]
-            ymin, xmin, ymax, xmax = nms.nmsed_boxes[i, :count].numpy().T
-            xyxy = np.stack([xmin * sample.width, ymin * sample.height,
-                             xmax * sample.width, ymax * sample.height], axis=1)  # fmt: skip
-            class_ids = nms.nmsed_classes[i, :count].numpy().astype(np.int32)
-            found.append(Detections(
-                xyxy.astype(np.float32), nms.nmsed_scores[i, :count].numpy(), class_ids,
-                tuple(self.config.labels[c] for c in class_ids),
-            ))  # fmt: skip
-        return found

@@ -4,13 +4,20 @@
 
 With runtime=None the first importable one wins, in the order of RUNTIMES: LiteRT is
 the maintained runtime (and the only one on Python 3.13); tflite-runtime is frozen at
-2.14 and needs numpy<2; TensorFlow is the heavy last resort on a workstation.
+2.14 and needs numpy<2; TensorFlow is the heavy last resort on a workstation. The
+runtimes' native INFO lines stay off the console unless `-v` (quiet_native_info).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,7 @@ INSTALL_HINTS: dict[str, str] = {
 }
 EDGETPU_MARKER = b"edgetpu-custom-op"
 EDGETPU_LIBRARY = "libedgetpu.so.1"
+_STDERR_SWAP = threading.Lock()
 
 
 def default_threads() -> int:
@@ -106,14 +114,50 @@ def make_interpreter(
     if EDGETPU_MARKER in content:
         delegates.append(_load_edgetpu(module))
     try:
-        interpreter = module.Interpreter(
-            model_content=content, num_threads=threads, experimental_delegates=delegates or None
-        )
-        interpreter.allocate_tensors()
+        with quiet_native_info():
+            interpreter = module.Interpreter(
+                model_content=content, num_threads=threads,
+                experimental_delegates=delegates or None,
+            )  # fmt: skip
+            interpreter.allocate_tensors()
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{path}: the {name} runtime cannot load it: {reason}") from exc
     return interpreter, name
+
+
+@contextlib.contextmanager
+def quiet_native_info() -> Iterator[None]:
+    """Keep the runtime's native INFO lines ("INFO: Created TensorFlow Lite XNNPACK
+    delegate for CPU.") off the user's console; `-v` (debug logging) shows them.
+
+    The C++ runtime writes to file descriptor 2, not to sys.stderr, so the descriptor is
+    pointed at a temporary file while the interpreter is built, and every other line
+    (a warning, an error) is written back to the real stderr afterwards.
+    """
+    if logging.getLogger("pisight").isEnabledFor(logging.DEBUG):
+        yield
+        return
+    # One at a time: two threads swapping descriptor 2 could leave it on a closed file
+    # (the pipeline's watchdog builds a fresh interpreter beside the running one).
+    with _STDERR_SWAP, tempfile.TemporaryFile() as captured:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable descriptor 2 (a daemon without stderr)
+            yield
+            return
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().splitlines(keepends=True)
+                    if not line.startswith(b"INFO: ")]  # fmt: skip
+            if kept:
+                os.write(2, b"".join(kept))
 
 
 def _load_edgetpu(module: Any) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pisight.convert.optimize import gate
 from pisight.convert.optimize.plan import OptimizePlan, check_plan
 from pisight.convert.report.variants import CONV_2D, _weighted_ops, multiply_accumulates, sparsity
 from pisight.device.model.bundle import verify_bundle
@@ -18,11 +19,10 @@ from tests.helpers import pisight, pisight_in_process
 FRAME = np.random.default_rng(5).integers(0, 256, (240, 320, 3), dtype=np.uint8)
 
 
-def _convert(model: Path, out: Path, calibration: Path, data: Path, *extra: str):
-    result = pisight(
-        "convert", str(model), "--out", str(out), "--calib", str(calibration),
-        "--finetune-data", str(data), "--finetune-epochs", "1", *extra, timeout=600,
-    )  # fmt: skip
+def _convert(model: Path, out: Path, calibration: Path, data: Path, *extra: str, run=pisight):
+    args = ("convert", str(model), "--out", str(out), "--calib", str(calibration),
+            "--finetune-data", str(data), "--finetune-epochs", "1", *extra)  # fmt: skip
+    result = run(*args, timeout=600) if run is pisight else run(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert verify_bundle(out) == []
     metadata = json.loads((out / "pisight.json").read_text())
@@ -68,8 +68,13 @@ def test_pruning_then_clustering_keeps_zeros_and_shrinks_the_gzip(
 ) -> None:
     metadata, report = _convert(
         tiny_detector, tmp_path / "bundle", calibration_dir, finetune_data,
-        "--prune", "0.5", "--cluster", "8",
+        "--prune", "0.5", "--cluster", "8", "--skip-accuracy-gate",
     )  # fmt: skip
+    # No gate, and the report says so; fine-tuning saw all eight images.
+    optimization = metadata["optimization"]
+    assert optimization["gate"] is None and optimization["gate_skipped"] is True
+    assert optimization["finetune"]["images"] == 8 and optimization["finetune"]["held_out"] is None
+    assert "**Warning: no accuracy gate ran (--skip-accuracy-gate).**" in report
     clustering = metadata["clustering"]
     assert clustering["clusters"] == 8 and clustering["clustered_layers"] > 20
     names = [v["name"] for v in metadata["optimization"]["variants"]]
@@ -96,13 +101,26 @@ def test_pruning_then_clustering_keeps_zeros_and_shrinks_the_gzip(
     assert "Clustering: " in report and "hold at most 8 distinct non-zero values" in report
 
 
-def test_channel_pruning_then_qat_is_smaller_and_cheaper(
-    tiny_detector: Path, calibration_dir: Path, finetune_data: Path, tmp_path: Path
-) -> None:
+def test_channel_pruning_then_qat_is_smaller_cheaper_and_gated_on_held_out_images(
+    tiny_detector: Path, calibration_dir: Path, finetune_data: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # Eight images are far too few to gate on; one held-out image is enough to test with.
+    monkeypatch.setattr(gate, "MIN_HOLDOUT", 1)
     metadata, report = _convert(
         tiny_detector, tmp_path / "bundle", calibration_dir, finetune_data,
-        "--prune", "0.3", "--prune-structure", "channel", "--qat",
+        "--prune", "0.3", "--prune-structure", "channel", "--qat", "--max-map-drop", "100",
+        run=pisight_in_process,
     )  # fmt: skip
+    finetune = metadata["optimization"]["finetune"]
+    assert finetune["held_out"]["held_out_images"] == 2 and finetune["images"] == 6
+    assert set(finetune["kept_epochs"]) == {"prune", "qat"}
+    assert all(kept["best_epoch"] == 1 for kept in finetune["kept_epochs"].values())
+    record = metadata["optimization"]["gate"]
+    assert record["max_drop_points"] == 100 and record["passed"] is True
+    assert record["data"] == "2 images held out of --finetune-data"
+    assert "Held out for the gate: 2 of 8 images" in report
+    assert "- prune: kept epoch 1 of 1" in report and "(at most 100 allowed: passed)" in report
     pruning = metadata["pruning"]
     assert pruning["removed_channels"] > 0.25 * pruning["prunable_channels"]
     assert pruning["parameters"]["after"] < 0.8 * pruning["parameters"]["before"]
@@ -112,9 +130,24 @@ def test_channel_pruning_then_qat_is_smaller_and_cheaper(
     assert shipped["macs"] < 0.8 * baseline["macs"] and shipped["bytes"] < baseline["bytes"]
     model = (tmp_path / "bundle" / "model.tflite").read_bytes()
     assert multiply_accumulates(model) == shipped["macs"]
-    assert shipped["map50"] is None  # no --eval-data: the table says n/a
-    assert "| n/a |" in report and "prunable channels removed" in report
+    assert isinstance(shipped["map50"], float)  # measured on the held-out images
+    assert "prunable channels removed" in report
     assert metadata["float_ops"] == []
+
+
+def test_too_few_images_to_hold_out_are_refused_before_any_work(
+    tiny_detector: Path, calibration_dir: Path, finetune_data: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "bundle"
+    result = pisight_in_process(
+        "convert", str(tiny_detector), "--out", str(out), "--calib", str(calibration_dir),
+        "--prune", "0.5", "--finetune-data", str(finetune_data),
+    )  # fmt: skip
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("pisight: error: --finetune-data ") and "has 8 images" in error
+    assert f"needs at least {gate.images_needed()}" in error and "--skip-accuracy-gate" in error
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -169,7 +202,7 @@ def test_pruning_needs_one_of_our_detectors(
     out = tmp_path / "bundle"
     result = pisight_in_process(
         "convert", str(tiny_saved_model), "--out", str(out), "--calib", str(calibration_dir),
-        "--prune", "0.5", "--finetune-data", str(finetune_data),
+        "--prune", "0.5", "--finetune-data", str(finetune_data), "--skip-accuracy-gate",
     )  # fmt: skip
     assert result.returncode == 2
     assert "need one of our Keras detectors" in result.stderr.strip().splitlines()[-1]

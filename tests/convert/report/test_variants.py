@@ -65,3 +65,23 @@ def test_latency_table_and_plot(tmp_path: Path) -> None:
     assert png.startswith(b"\x89PNG")
     no_map = [Variant("a", 1, 1, 0.0, 1, 1.0, None)]
     assert plot_variants(no_map).startswith(b"\x89PNG") and "n/a" in variants_table(no_map, 2)[2]
+
+
+def test_plot_axes_start_at_zero_and_map_spans_ten_points(monkeypatch) -> None:
+    from matplotlib.figure import Figure
+
+    limits = []
+    save = Figure.savefig
+
+    def record(figure, *args, **kwargs):
+        limits.append((figure.axes[0].get_xlim(), figure.axes[0].get_ylim()))
+        return save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    plot_variants(
+        [Variant("a", 1, 800, 0.0, 1, 2.0, 0.910), Variant("b", 1, 400, 0.5, 1, 1.0, 0.912)]
+    )
+    plot_variants([Variant("a", 1, 800_000, 0.0, 1, 2.0, None)])
+    (x, y), (x_size, y_size) = limits
+    assert x[0] == 0 and y[1] - y[0] >= 0.1 - 1e-9 and y[0] < 0.910 < 0.912 < y[1]
+    assert x_size[0] == 0 and y_size[0] == 0 and y_size[1] > 0.8

@@ -105,7 +105,7 @@ def comparison_table(metadata: dict) -> str:
         ("mAP@0.5", f"{fp32['map50']:.4f}", f"{int8['map50']:.4f}"),
         ("mAP@[.5:.95]", f"{fp32['map50_95']:.4f}", f"{int8['map50_95']:.4f}"),
         ("model bytes", f"{metrics['fp32_bytes']:,}", f"{metrics['bytes']:,}"),
-        (f"latency p50, {metrics['latency_threads']} threads",
+        (f"latency p50, {_threads(metrics['latency_threads'])}",
          f"{fp32_ms:.2f} ms", f"{int8_ms:.2f} ms ({int8_ms / fp32_ms:.2f}x)"),
     ]  # fmt: skip
     lines = ["| | FP32 | INT8 |", "|---|---|---|"]
@@ -144,3 +144,7 @@ def _run_device(args: argparse.Namespace, bundle: Path, video: Path, out: Path) 
     if process.returncode != 0:
         raise RuntimeError(f"the device runtime failed (exit {process.returncode}); see above")
     return stdout.strip().splitlines()[-1]
+
+
+def _threads(count: int) -> str:
+    return f"{count} thread" if count == 1 else f"{count} threads"

@@ -71,6 +71,16 @@ def test_report_renders_every_section(measured) -> None:
     assert "| peak RSS of `pisight run` < 128 MB | 110.000 | met |" in text
 
 
+def test_the_int8_target_applies_only_to_cpus_with_integer_dot_products() -> None:
+    vnni = {"cpu": {"simd": ["avx2", "avx512f", "avx512_vnni"]}}
+    avx2_only = {"cpu": {"simd": ["sse4_2", "avx2", "fma"]}}
+    assert benchmark.int8_target(vnni, 0.46)[2] is True
+    assert benchmark.int8_target(vnni, 0.9)[2] is False
+    name, ratio, verdict = benchmark.int8_target(avx2_only, 1.1)
+    assert verdict is None and ratio == 1.1 and "this CPU has none" in name
+    assert benchmark.int8_target({"description": "old report"}, 0.5)[2] is True
+
+
 def test_only_bundles_made_from_this_checkpoint_are_used(tmp_path: Path) -> None:
     import json
 

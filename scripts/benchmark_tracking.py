@@ -727,22 +727,34 @@ def counting_section(rows: Sequence[tuple[str, tuple, list[tuple]]]) -> list[str
     ]
     truth_total = np.zeros(3, int)
     totals = np.zeros((len(COUNT_INPUTS), 3), int)
+    per_sequence = np.zeros(len(COUNT_INPUTS), int)
     for name, truth, counted in [*rows, ("**all**", None, None)]:
         if truth is None:  # the totals row
             truth, counted = tuple(truth_total), [tuple(row) for row in totals]
         else:
             truth_total += truth
             totals += np.array(counted)
+            per_sequence += np.abs(np.array(counted) - np.array(truth)).sum(axis=1)
         cells = [" / ".join(_error(v, t) for v, t in zip(c, truth, strict=True)) for c in counted]
         lines.append(f"| {name} | {' / '.join(map(str, truth))} | {' | '.join(cells)} |")
     events = max(int(truth_total.sum()), 1)
+    # Two readings: the totals (line in, line out, entries over every sequence) against
+    # the true totals, where a count too many in one sequence and one too few in another
+    # cancel; and every sequence's every count against its truth, where nothing cancels.
     errors = [int(np.abs(row - truth_total).sum()) for row in totals]
-    summary = ", ".join(
+    lines += [
+        "",
+        f"Count errors, of {events} true events: of the totals {_errors(errors, events)}; "
+        f"per sequence (absolute, summed) {_errors(per_sequence.tolist(), events)}.",
+    ]
+    return lines
+
+
+def _errors(errors: Sequence[int], events: int) -> str:
+    return ", ".join(
         f"{name} {error} ({100 * error / events:.1f} %)"
         for name, error in zip(COUNT_INPUTS, errors, strict=True)
     )
-    lines += ["", f"Absolute count errors over all sequences, of {events} true events: {summary}."]
-    return lines
 
 
 def _versions() -> str:

@@ -166,3 +166,16 @@ def test_empty_frames_pass_through_every_adapter() -> None:
     for make in makers:
         run = bench.run_candidate(make(), [Detections.empty()] * 3)
         assert all(len(out.ids) == 0 for out in run.outputs)
+
+
+def test_count_errors_are_read_from_the_totals_and_per_sequence() -> None:
+    # One sequence counts a crossing too many, the other one too few: the totals agree
+    # with the truth, the per-sequence reading does not hide it.
+    exact, plus, minus = (2, 1, 3), (3, 1, 3), (1, 1, 3)
+    rows = [("a", (2, 1, 3), [exact, exact, plus]), ("b", (2, 1, 3), [exact, exact, minus])]
+    summary = bench.counting_section(rows)[-1]
+    assert summary.startswith("Count errors, of 12 true events: of the totals GT boxes")
+    totals, per_sequence = summary.split("; per sequence")
+    assert "detector, our Tracker 0 (0.0 %)" in totals
+    assert "detector, our Tracker 2 (16.7 %)" in per_sequence
+    assert "GT boxes, true ids 0 (0.0 %)" in per_sequence

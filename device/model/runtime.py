@@ -126,8 +126,12 @@ def make_interpreter(
     return interpreter, name
 
 
+NATIVE_INFO = (b"INFO: ",)
+"""LiteRT's native INFO lines ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")."""
+
+
 @contextlib.contextmanager
-def quiet_native_info() -> Iterator[None]:
+def quiet_native_info(noise: tuple[bytes, ...] = NATIVE_INFO) -> Iterator[None]:
     """Keep the runtime's native INFO lines ("INFO: Created TensorFlow Lite XNNPACK
     delegate for CPU.") off the user's console; `-v` (debug logging) shows them.
 
@@ -155,7 +159,7 @@ def quiet_native_info() -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             kept = [line for line in captured.read().splitlines(keepends=True)
-                    if not line.startswith(b"INFO: ")]  # fmt: skip
+                    if not line.startswith(noise)]  # fmt: skip
             if kept:
                 os.write(2, b"".join(kept))
 

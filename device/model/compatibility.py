@@ -24,7 +24,7 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "tensorflow": ("tensorflow", "tensorflow-cpu"),
 }
 BUILTIN = re.compile(r"Didn't find op for builtin opcode '(\w+)' version '(\d+)'")
-CUSTOM = re.compile(r"(?:unresolved custom op|Didn't find custom operator for name) '?(\w+)'?")
+CUSTOM = re.compile(r"(?:unresolved custom op:|Didn't find custom operator for name) '?(\w+)'?")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class MissingOp:
 
     def __str__(self) -> str:
         if self.version is None:
-            return f"the custom op {self.op}"
+            return f"custom op {self.op}"
         return f"{self.op} version {self.version}"
 
     def to_json(self) -> dict[str, str | int | None]:

@@ -4,7 +4,8 @@ Each host runs its own service: a real `pisight run --config` on its own port, s
 the restart command (tests/device/fleet/deploying.py), with the live view's password in
 that host's env file. The first run makes both live; then host cam2's camera is unplugged
 (its settings name a video that is gone), so the second run's health check fails there and
-cam2 alone is rolled back while cam1 goes live on the new release.
+cam2 alone is rolled back while cam1 goes live on the new release. A third run brings a
+model no runtime can load: the probe refuses it on both hosts before anything is swapped.
 """
 
 from __future__ import annotations
@@ -144,6 +145,17 @@ def test_two_hosts_one_fails_health_and_alone_is_rolled_back(
         failure = [line for line in output.splitlines() if "fatal: [cam2]" in line][-1]
         assert "health check failed" in failure and f"rolled back to {before['cam2']}" in failure
         assert "fatal: [cam1]" not in output
+
+        # A model no host's runtime can run is refused before the swap, everywhere.
+        live = {name: pi.current() for name, pi in pis.items()}
+        broken = make_bundle(tmp_path / "broken", DEMO_BUNDLE, model=b"not a tflite model" * 4)
+        code, output, recap = playbook(inventory, broken, tmp_path)
+        assert code == 2 and all(row[1:] == (0, 1) for row in recap.values()), output[-4000:]
+        for name, pi in pis.items():
+            failure = [line for line in output.splitlines() if f"fatal: [{name}]" in line][-1]
+            assert "refused before the swap" in failure and "cannot run it" in failure
+            assert pi.current() == live[name] and not any((pi.dest / ".staging").iterdir())
+        assert pis["cam1"].healthz() == 200
     finally:
         for pi in pis.values():
             pi.stop()

@@ -110,3 +110,20 @@ def test_device_without_pisight_is_refused_before_the_swap(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"no {missing} on the device" in err[0], err
     assert not (dest / "current").exists() and releases(dest) == []
+
+
+def test_the_settings_a_deploy_brings_pick_the_runtime_that_probes(
+    sshd: LoopbackSshd, tmp_path: Path, capsys
+) -> None:
+    """[model] runtime of the settings that will be live is the runtime the probe uses:
+    asking for tflite-runtime on a host that only has LiteRT is refused before the swap."""
+    dest = tmp_path / "models"
+    good = make_bundle(tmp_path / "good", DEMO_BUNDLE)
+    forced = settings(tmp_path / "cam.toml", f'[model]\npath = "{dest}/current"\n'
+                      'runtime = "tflite-runtime"\n')  # fmt: skip
+    where = ["--no-service", "--config-dest", str(tmp_path / "etc/pisight.toml")]
+    assert deploy(sshd, good, dest, *where, "--config", str(forced)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "tflite-runtime cannot run it: runtime 'tflite-runtime' is not importable" in err[0]
+    assert not (dest / "current").exists() and not (tmp_path / "etc/pisight.toml").exists()

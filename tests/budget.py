@@ -16,7 +16,8 @@ import pytest
 PARTS = (
     ("browser (chromium)", "tests/device/live/test_server_page.py"),
     ("browser (chromium)", "tests/convert/cli/test_demo_page.py"),
-    ("sshd (deploy)", "tests/device/fleet/test_deploy.py"),
+    ("sshd (deploy)", "tests/device/fleet/test_deploy"),  # and test_deploy_probe.py
+    ("sshd (deploy)", "tests/device/fleet/test_ansible.py"),
     ("broker (mosquitto)", "tests/device/events/"),
     ("arm64 root (qemu)", "tests/emulated/"),
     ("demo end to end", "tests/convert/cli/test_demo.py"),

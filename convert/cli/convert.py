@@ -13,6 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from pisight.convert.conversion.compatibility import DEFAULT_TARGET, TARGET_RUNTIMES
 from pisight.convert.conversion.converter import convert_model
 from pisight.convert.conversion.options import ConvertOptions
 from pisight.convert.conversion.quantize import DEFAULT_IO, IO_TYPES, MODES
@@ -74,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--skip-tflite-runtime-check", action="store_true",
         help="do not check loading in tflite-runtime 2.14")  # fmt: skip
+    add("--target-runtime", choices=TARGET_RUNTIMES, default=DEFAULT_TARGET,
+        help="the runtime the Pis run (default litert, what install-pi.sh installs): "
+        "tflite-runtime makes its 2.14 refusing the model fatal instead of a warning")  # fmt: skip
     # fmt: off
     group = parser.add_argument_group(
         "pruning, weight clustering and quantization-aware training", HELP)
@@ -107,6 +111,7 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
         max_map_drop=args.max_map_drop,
         gate=not args.skip_accuracy_gate,
         check_legacy_runtime=not args.skip_tflite_runtime_check,
+        target_runtime=args.target_runtime,
         command=args.command_line,
         optimize=plan_from(args),
     )  # fmt: skip

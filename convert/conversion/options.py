@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pisight.convert.conversion.compatibility import DEFAULT_TARGET, check_target
 from pisight.convert.conversion.quantize import DEFAULT_IO
 from pisight.convert.optimize.plan import OptimizePlan
 
@@ -29,6 +30,8 @@ class ConvertOptions:
     weights: str = "none"
     allow_float_ops: bool = False
     check_legacy_runtime: bool = True
+    target_runtime: str = DEFAULT_TARGET
+    """The runtime the Pis run: "litert", or "tflite-runtime" (its refusal is then fatal)."""
     agreement_frames: int = 50
     eval_data: str | None = None
     """Dataset to evaluate FP32 and the converted model on, side by side."""
@@ -46,3 +49,6 @@ class ConvertOptions:
     """Pruning and/or quantization-aware training before quantization."""
     command: str = ""
     """The command line that asked for this conversion, recorded in the bundle."""
+
+    def __post_init__(self) -> None:
+        check_target(self.target_runtime, self.check_legacy_runtime)

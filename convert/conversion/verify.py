@@ -4,8 +4,9 @@ Checks, in order: the flatbuffer's op list and minimum runtime version (read wit
 an interpreter); integer-only compute for int8 (float fallbacks fail the build unless
 allowed); load and invoke in ai-edge-litert through the device's own Detector, and its
 latency against FP32's, the two taking turns (interleaved_latency); load and invoke in
-tflite-runtime 2.14 in its isolated environment; and agreement of the quantized model
-with its float original on held-out frames.
+tflite-runtime 2.14 in its isolated environment (a refusal is recorded and warned about,
+fatal only with --target-runtime tflite-runtime: compatibility.py); and agreement of the
+quantized model with its float original on held-out frames.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pisight.convert.conversion.agreement import measure_agreement
+from pisight.convert.conversion.compatibility import judge_tflite_runtime
 from pisight.convert.conversion.legacy_runtime import check_with_tflite_runtime
 from pisight.convert.conversion.model_input import ModelInput
 from pisight.convert.conversion.options import ConvertOptions
@@ -70,11 +72,7 @@ def verify_conversion(
     legacy = steps.run(
         "tflite-runtime 2.14", lambda: _legacy_check(options, model), lambda r: r["detail"]
     )
-    if legacy["status"] == "failed":
-        raise ConversionError(
-            f"tflite-runtime 2.14 cannot run this model ({legacy['detail']}); Pis on "
-            "tflite-runtime would fail. Pass --skip-tflite-runtime-check to build anyway"
-        )
+    legacy = judge_tflite_runtime(legacy, options.target_runtime)  # warns, or raises
     agreement = reference_latency = None
     baseline = source.model_dir(workdir / "reference", reference)
     if options.mode != "fp32":

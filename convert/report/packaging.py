@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from pisight.convert.conversion.compatibility import runtimes_record
 from pisight.convert.conversion.state import Conversion
 from pisight.convert.report.bundle_writer import write_bundle
 from pisight.convert.report.optimization import (
@@ -63,7 +64,7 @@ def build_metadata(conversion: Conversion) -> dict[str, Any]:
         "ops": verification.ops,
         "min_runtime_version": verification.min_runtime_version,
         "float_ops": verification.float_ops,
-        "runtimes": {"litert": "ok", "tflite_runtime_2_14": verification.tflite_runtime},
+        "runtimes": runtimes_record(verification.litert, verification.tflite_runtime),
         "calibration": None
         if frames is None
         else {

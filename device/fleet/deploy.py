@@ -5,13 +5,16 @@
     pisight deploy out/bundle --host pi@cam1.local --config cam1.toml   # settings too
 
 Per host: verify the bundle here, copy it to a staging directory, verify every sha256 on
-the device, swap DEST/current atomically, restart the service and wait for /healthz to
-report frames; if that fails, DEST/current goes back to the previous bundle. With --config
-the settings file is checked here first (nothing is sent if it is bad), travels and is
-verified with the bundle, becomes /etc/pisight/pisight.toml right after the swap (the old
-one kept as pisight.toml.previous) and is restored with the bundle on rollback. Hosts run in
-parallel; one failing host never stops the others, and the exit status is 1 if any failed.
-Uses the system's ssh and scp, so keys, agents and ~/.ssh/config work as usual.
+the device, load and invoke the staged model with the device's own runtime (the sandboxed
+probe `pisight run` starts with: a bundle it cannot run is refused there, one line naming
+runtime, op and version, and the running bundle is never touched), swap DEST/current
+atomically, restart the service and wait for /healthz to report frames; if that fails,
+DEST/current goes back to the previous bundle. With --config the settings file is checked
+here first (nothing is sent if it is bad), travels and is verified with the bundle, becomes
+/etc/pisight/pisight.toml right after the swap (the old one kept as pisight.toml.previous)
+and is restored with the bundle on rollback. Hosts run in parallel; one failing host never
+stops the others, and the exit status is 1 if any failed. Uses the system's ssh and scp,
+so keys, agents and ~/.ssh/config work as usual.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class DeployOptions:
     """Device file with PISIGHT_AUTH=user:pass for the live view's Basic auth."""
     config_path: str = "/etc/pisight/pisight.toml"
     """Where a deploy's --config goes on the device (the service's --config)."""
+    device_python: str = "/opt/pisight/venv/bin/python"
+    """The service's Python on the device (install-pi.sh's venv): it probes the staged model."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,14 @@ def deploy_host(
         _upload(ssh, bundle, checksums, options.dest, release, config)
         if after_upload:
             after_upload(f"{options.dest}/.staging/{release}")  # tests tamper here
+        _step(ssh, "verifying on the device", "the copy was damaged; deploy again",
+              "verify", options.dest, release)  # fmt: skip
+        probed = _step(ssh, "probing the model on the device", "nothing was swapped, the running "
+                       "bundle serves on; convert for that runtime or install LiteRT there",
+                       "probe", options.dest, release, options.device_python,
+                       options.config_path).strip().removeprefix("ok ")  # fmt: skip
         detail = _activate(ssh, options, release, config is not None)
-        return HostResult(target, True, release, detail)
+        return HostResult(target, True, release, f"{detail}; runs in {probed}")
     except DeployError as exc:
         return HostResult(target, False, release, str(exc))
     except Exception as exc:  # a timeout or OS error on one host must not stop the rest
@@ -203,6 +214,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "first; the device keeps the one before for rollback)")  # fmt: skip
     add("--config-dest", default=DeployOptions.config_path,
         help="where --config goes on the device (default %(default)s)")  # fmt: skip
+    add("--device-python", default=DeployOptions.device_python,
+        help="the service's Python on the device, which probes the model before the swap "
+        "(default %(default)s)")  # fmt: skip
     add("--jobs", type=int, default=8, help="devices deployed at the same time (default 8)")
 
 
@@ -215,6 +229,7 @@ def main(args: argparse.Namespace) -> int:
         dest=args.dest, restart_command=None if args.no_service else args.restart_command,
         health_url=args.health_url, health_timeout_s=args.health_timeout,
         auth_file=args.auth_file, config_path=args.config_dest,
+        device_python=args.device_python,
     )  # fmt: skip
     ssh_options = SshOptions(identity=args.identity, known_hosts=args.known_hosts)
     with ThreadPoolExecutor(max_workers=max(1, min(args.jobs, len(targets)))) as pool:

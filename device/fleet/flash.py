@@ -7,30 +7,27 @@
 Detects the image generation from the boot partition's files: Trixie boots with
 cloud-init (user-data, network-config, meta-data, or ds=nocloud in cmdline.txt), so we
 write those; Bookworm gets Raspberry Pi Imager's firstrun.sh + cmdline.txt hook. Either
-way the card carries pisight/ (the wheel, the bundle, install-pi.sh, the unit and
-pisight.toml: --config, checked here first, or scripts/pisight.toml) and the first boot
-creates the user, sets hostname and Wi-Fi, and installs the service once online; the
-settings become /etc/pisight/pisight.toml.
+way the card carries pisight/ (the wheel: --wheel or the pisight running this, the bundle,
+install-pi.sh, the unit and pisight.toml: --config, checked here first, or the example;
+the last three ship inside the wheel, so an installed pisight flashes without a checkout)
+and the first boot creates the user, sets hostname and Wi-Fi, and installs the service once
+online; the settings become /etc/pisight/pisight.toml.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from pisight.device.config.load import load_config
 from pisight.device.fleet import first_boot as tpl
+from pisight.device.fleet.wheel import PAYLOAD_FILES, find_wheel, payload_bytes
 from pisight.device.model.bundle import check_bundle
 
-log = logging.getLogger("pisight.flash")
-REPO = Path(__file__).resolve().parents[2]  # a source checkout: scripts/ lives beside device/
 CLOUD_INIT_FILES = ("user-data", "network-config", "meta-data")
 FIRSTRUN_HOOK = (
     f"systemd.run={tpl.BOOT}/firstrun.sh systemd.run_success_action=reboot "
@@ -78,22 +75,6 @@ def read_ssh_key(path: Path | None) -> str:
     return key.splitlines()[0]
 
 
-def find_wheel(explicit: Path | None, scratch: Path) -> Path:
-    """The given wheel, the newest in dist/, or one built from this checkout."""
-    if explicit:
-        if not explicit.is_file() or explicit.suffix != ".whl":
-            raise ValueError(f"--wheel {explicit} is not a wheel file")
-        return explicit
-    built = sorted((REPO / "dist").glob("pisight-*.whl"), key=lambda p: p.stat().st_mtime)
-    if built:
-        return built[-1]
-    log.info("building the pisight wheel from %s", REPO)
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(REPO)]
-    command += ["-w", str(scratch)]
-    subprocess.run(command, check=True, capture_output=True, timeout=600)
-    return next(scratch.glob("pisight-*.whl"))
-
-
 def copy_payload(boot: Path, bundle: Path, wheel: Path, config: Path | None = None) -> None:
     card = boot / tpl.CARD_DIR
     card.mkdir(exist_ok=True)
@@ -102,11 +83,8 @@ def copy_payload(boot: Path, bundle: Path, wheel: Path, config: Path | None = No
     shutil.copy2(wheel, card / wheel.name)
     shutil.rmtree(card / "bundle", ignore_errors=True)
     shutil.copytree(bundle, card / "bundle")
-    for script in ("install-pi.sh", "pisight.service", tpl.CONFIG_FILE):
-        source = REPO / "scripts" / script
-        if not source.is_file():
-            raise FileNotFoundError(f"{source} is missing; run pisight flash from a checkout")
-        shutil.copy2(source, card / script)
+    for name in PAYLOAD_FILES:  # from the installed package: no checkout needed
+        (card / name).write_bytes(payload_bytes(name))
     if config is not None:  # the user's settings replace the annotated example
         shutil.copyfile(config, card / tpl.CONFIG_FILE)
 
@@ -146,9 +124,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--ssh-key", type=Path, help="SSH public key for that user (e.g. ~/.ssh/id_ed25519.pub)")
     add("--wifi-ssid", help="Wi-Fi network to join")
     add("--wifi-psk-file", type=Path, help="file holding the Wi-Fi passphrase (never an argument)")
-    add("--wheel", type=Path, help="pisight wheel to install (default: dist/ or built now)")
+    add("--wheel", type=Path,
+        help="pisight wheel to install (default: the pisight running this, packed as a "
+        "wheel; in a checkout the newest dist/ wheel or one built now)")  # fmt: skip
     add("--config", type=Path,
-        help="settings for /etc/pisight/pisight.toml (default: scripts/pisight.toml)")  # fmt: skip
+        help="settings for /etc/pisight/pisight.toml (default: the annotated example "
+        "scripts/pisight.toml, shipped in the wheel)")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ and the device-side logic ships inside the wheel. Layout on the device::
     DEST/current -> releases/NAME      what the service runs (ExecStart=... DEST/current)
     DEST/previous -> releases/OLD      exactly one earlier bundle, kept for rollback
     DEST/.staging/NAME/     uploads land here and move to releases/ only once verified
+                            and probed (the device's runtime loaded and invoked the model)
     CONFIG (/etc/pisight/pisight.toml)    the settings, when a deploy brings them
     CONFIG.previous                       the settings before, kept for rollback
 """
@@ -51,6 +52,15 @@ stage_config() {
         echo "config_old=0"
     fi
 }
+# Checks the upload against its SHA256SUMS; a damaged copy is removed, never activated.
+verify_staging() {
+    staging=$1
+    if ! report=$(cd "$staging" && sha256sum --strict -c SHA256SUMS 2>&1); then
+        rm -rf "$staging"
+        bad=$(printf '%s\n' "$report" | grep -v ': OK$' | head -n 3 | tr '\n' ' ')
+        fail "checksum mismatch on the device: $bad"
+    fi
+}
 verb=$1; dest=$2; shift 2
 case $verb in
 prepare)
@@ -59,13 +69,28 @@ prepare)
     rm -rf "$dest/.staging/$1"
     mkdir "$dest/.staging/$1"
     ;;
+verify)
+    verify_staging "$dest/.staging/$1"
+    ;;
+probe)
+    # Before the swap: the service's own Python (so its runtime) loads and invokes the
+    # staged model in the sandboxed probe; the settings that will be live pick the runtime.
+    staging="$dest/.staging/$1"; python=$2; config=${3:-}
+    if [ -f "$staging/pisight.toml" ]; then config="$staging/pisight.toml"; fi
+    if [ ! -x "$python" ]; then
+        rm -rf "$staging"
+        fail "no $python on the device: install pisight (install-pi.sh) or give --device-python"
+    fi
+    if ! said=$("$python" -m pisight.device.fleet.preflight "$staging/model.tflite" \
+            --config "$config" 2>&1); then
+        rm -rf "$staging"
+        fail "$(printf '%s\n' "$said" | tail -n 1)"
+    fi
+    printf '%s\n' "$said" | tail -n 1
+    ;;
 activate)
     staging="$dest/.staging/$1"
-    if ! report=$(cd "$staging" && sha256sum --strict -c SHA256SUMS 2>&1); then
-        rm -rf "$staging"
-        bad=$(printf '%s\n' "$report" | grep -v ': OK$' | head -n 3 | tr '\n' ' ')
-        fail "checksum mismatch on the device: $bad"
-    fi
+    verify_staging "$staging"
     mv -T "$staging" "$dest/releases/$1"
     echo "old=$(readlink "$dest/current" 2>/dev/null || true)"
     config=${2:-}

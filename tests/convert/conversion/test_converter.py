@@ -169,10 +169,13 @@ def test_interrupted_conversion_leaves_nothing(
     assert list(out.parent.iterdir()) == [], stderr[-3000:]
 
 
-def test_unsupported_op_version_is_caught(
-    tiny_saved_model: Path, calibration_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_unsupported_op_version_is_recorded_and_fatal_only_for_tflite_runtime_targets(
+    tiny_saved_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
-    """A model whose op versions tflite-runtime 2.14 lacks must fail verification."""
+    """A model whose op versions tflite-runtime 2.14 lacks: recorded and warned about by
+    default (LiteRT runs it), a failed verification with --target-runtime tflite-runtime."""
+    from dataclasses import replace
+
     from tensorflow.lite.tools import flatbuffer_utils
 
     from pisight.convert.conversion.legacy_runtime import ensure_legacy_env
@@ -192,11 +195,22 @@ def test_unsupported_op_version_is_caught(
     monkeypatch.delenv("PISIGHT_SKIP_LEGACY_RUNTIME", raising=False)
     options = ConvertOptions("tiny", tmp_path / "bundle", "fp32")
     source = ModelInput(tiny_saved_model, "detection", 96, 96, SSD_LABELS, 0.0, 1.0, "tiny")
+    verification = verify_conversion(options, source, newer, fp32, None, tmp_path, StepLog())
+    legacy = verification.tflite_runtime
+    assert (legacy["status"], legacy["runs"]) == ("failed", False)
+    assert legacy["missing_op"] == {"op": "CONV_2D", "version": 8}
+    assert legacy["reason"] == "tflite-runtime 2.14.0 cannot run it: it has no CONV_2D version 8"
+    assert "'CONV_2D' version '8'" in legacy["detail"]  # the runtime's own words
+    assert any("--target-runtime tflite-runtime makes" in r.message for r in caplog.records)
+
+    strict = replace(options, target_runtime="tflite-runtime")
     with pytest.raises(ConversionError) as failure:
-        verify_conversion(options, source, newer, fp32, None, tmp_path, StepLog())
+        verify_conversion(strict, source, newer, fp32, None, tmp_path, StepLog())
     message = str(failure.value)
-    assert "tflite-runtime 2.14 cannot run this model" in message, message
-    assert "'CONV_2D' version '8'" in message
+    assert message.startswith(
+        "--target-runtime tflite-runtime: tflite-runtime 2.14.0 cannot run it: "
+        "it has no CONV_2D version 8; nothing was written"
+    )
 
 
 def test_accuracy_gate_fails_without_a_bundle(

@@ -2,59 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pisight.device.cli import main as cli_main
 from pisight.device.fleet.deploy import DeployOptions, deploy_host
 from pisight.device.fleet.remote import SshOptions, Target
 from pisight.device.model.bundle import check_bundle
+from pisight.device.model.compatibility import runtime_version
 from pisight.device.sources.testpattern import write_video
-from tests.device.fleet.sshd import SSHD, LoopbackSshd, free_port, start_sshd
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackSshd]:
-    if not SSHD.exists():
-        pytest.skip("OpenSSH server not installed (apt-get install openssh-server)")
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
-
-
-def make_bundle(directory: Path, source: Path, model: bytes | None = None) -> Path:
-    directory.mkdir(parents=True)
-    (directory / "model.tflite").write_bytes(model or (source / "model.tflite").read_bytes())
-    (directory / "labels.txt").write_bytes((source / "labels.txt").read_bytes())
-    files = {
-        name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
-        for name in ("model.tflite", "labels.txt")
-    }
-    metadata = json.loads((source / "pisight.json").read_text())
-    (directory / "pisight.json").write_text(json.dumps({**metadata, "files": files}))
-    return directory
+from tests.device.fleet.deploying import (
+    DEMO_BUNDLE,
+    deploy,
+    make_bundle,
+    releases,
+    restart_command,
+    settings,
+)
+from tests.device.fleet.sshd import LoopbackSshd, free_port
 
 
 @pytest.fixture
-def bundle(tmp_path: Path, ssd_bundle: Path) -> Path:
-    return make_bundle(tmp_path / "bundle", ssd_bundle)
-
-
-def deploy(sshd: LoopbackSshd, bundle: Path, dest: Path, *extra: str) -> int:
-    return cli_main(
-        ["deploy", str(bundle), "--host", sshd.host, "--dest", str(dest), *sshd.ssh_args(), *extra]
-    )
-
-
-def releases(dest: Path) -> list[str]:
-    return sorted(p.name for p in (dest / "releases").iterdir())
+def bundle(tmp_path: Path) -> Path:
+    return make_bundle(tmp_path / "bundle", DEMO_BUNDLE)
 
 
 def test_good_bundle_goes_live(sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys) -> None:
@@ -68,6 +41,7 @@ def test_good_bundle_goes_live(sshd: LoopbackSshd, bundle: Path, tmp_path: Path,
     assert not (dest / ".staging").exists() and not (dest / "previous").exists()
     out = capsys.readouterr().out
     assert "HOST" in out and f"127.0.0.1:{sshd.port}" in out and " ok " in out
+    assert f"runs in litert {runtime_version('litert')}" in out  # the device's probe said so
 
 
 def test_redeploys_keep_exactly_one_previous(
@@ -96,7 +70,7 @@ def test_bundle_damaged_in_transit_is_refused(
 
     target = Target.parse(sshd.host, 22)
     ssh = SshOptions(identity=sshd.identity, known_hosts=sshd.known_hosts)
-    options = DeployOptions(dest=str(dest), restart_command=None)
+    options = DeployOptions(dest=str(dest), restart_command=None, device_python=sys.executable)
     result = deploy_host(target, bundle, check_bundle(bundle), options, ssh, after_upload=tamper)
     assert not result.ok
     assert "checksum mismatch on the device" in result.detail and "model.tflite" in result.detail
@@ -130,11 +104,6 @@ def test_two_hosts_in_parallel_one_fails(
     errors = captured.err.strip().splitlines()
     assert len(errors) == 1 and dead.split("@")[1] in errors[0] and "check --host" in errors[0]
     assert (dest / "current").is_symlink()
-
-
-def settings(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
 
 
 def test_config_installed_with_the_bundle_and_the_old_one_kept(
@@ -172,11 +141,12 @@ def test_bad_config_is_refused_before_connecting(
 
 
 def test_restart_health_check_and_rollback(
-    sshd: LoopbackSshd, bundle: Path, ssd_bundle: Path, tmp_path: Path, capsys
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
 ) -> None:
     """The restart command starts a real `pisight run --config` on the installed settings
-    over SSH, as the service does; a bundle whose model cannot load never reports frames
-    on /healthz and is rolled back, settings included. The live view asks for the password
+    over SSH, as the service does; settings whose source is gone never report frames on
+    /healthz and are rolled back with their bundle (a model the device cannot load never
+    gets that far: test_deploy_probe.py). The live view asks for the password
     of the settings' auth_file, which the health check finds there too."""
     dest, port, pidfile = tmp_path / "models", free_port(), tmp_path / "run.pid"
     installed = tmp_path / "etc/pisight.toml"
@@ -188,12 +158,10 @@ def test_restart_health_check_and_rollback(
         f'realtime = true\n[live]\nlisten = "127.0.0.1:{port}"\nauth_file = "{password}"\n'
         "overlay = false\n"
     ))  # fmt: skip
-    new_settings = settings(tmp_path / "new.toml", good_settings.read_text() + "[tracking]\n")
-    restart = (
-        f"kill $(cat {pidfile} 2>/dev/null) 2>/dev/null; sleep 1; "
-        f"nohup {sys.executable} -m pisight.device.cli run --config {installed} "
-        f"</dev/null >>{tmp_path}/run.log 2>&1 & echo $! >{pidfile}"
-    )
+    gone = tmp_path / "unplugged.avi"
+    new_settings = settings(tmp_path / "new.toml", good_settings.read_text().replace(
+        str(video), str(gone)) + "[tracking]\n")  # fmt: skip
+    restart = restart_command(installed, pidfile, tmp_path / "run.log")
     flags = ["--restart-command", restart, "--health-url", f"http://127.0.0.1:{port}/healthz",
              "--health-timeout", "20", "--auth-file", str(tmp_path / "no-such.env"),
              "--config-dest", str(installed)]  # fmt: skip
@@ -203,8 +171,7 @@ def test_restart_health_check_and_rollback(
         )  # fmt: skip
         assert "/healthz ok" in capsys.readouterr().out
         good = os.readlink(dest / "current")
-        broken = make_bundle(tmp_path / "broken", ssd_bundle, model=b"not a tflite model")
-        assert deploy(sshd, broken, dest, *flags, "--config", str(new_settings)) == 1
+        assert deploy(sshd, bundle, dest, *flags, "--config", str(new_settings)) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert (
             len(err) == 1 and "health check failed" in err[0] and f"rolled back to {good}" in err[0]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pisight.device.cli import main as cli_main
-from pisight.device.fleet.flash import FIRSTRUN_HOOK, REPO
+from pisight.device.fleet.flash import FIRSTRUN_HOOK
+from tests.helpers import REPO
 
 PSK = "correct-horse-battery-staple"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPisightTestKeyOnlyForTests me@laptop"

@@ -7,7 +7,7 @@
 
 Open http://HOST:PORT/ for the live annotated stream. Ends with exit 0 at --frames N,
 at the end of a file (unless --loop), on SIGINT or SIGTERM, and prints one summary line.
-Every flag but --config, --check-config, --auth and --frames is also a key of the TOML
+Every flag but --config, --check-config, --auth, --mqtt and --frames is also a key of the TOML
 file (config/keys.py; scripts/pisight.toml is the annotated example).
 """
 
@@ -17,6 +17,7 @@ import argparse
 import importlib.util
 import logging
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass, replace
@@ -27,6 +28,9 @@ from pisight.device.config.keys import FLAG_KEYS, arg_type
 from pisight.device.config.keys import input_range as input_range  # pisight convert uses it
 from pisight.device.config.load import Config, load_config
 from pisight.device.config.merge import AUTH_ENV, Settings, credentials, merge
+from pisight.device.config.mqtt import mqtt_options
+from pisight.device.events.event import EventOptions
+from pisight.device.events.mqtt_options import PASSWORD_ENV, MqttOptions
 from pisight.device.live.broadcast import BroadcastSink, FrameBroadcast
 from pisight.device.live.options import ServerOptions, check_exposure, parse_listen
 from pisight.device.live.server import LiveServer
@@ -76,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"USER:PASS for the live view (visible in ps: prefer --auth-file or ${AUTH_ENV})",
     )
+    add("--mqtt", default=None, metavar="URL",
+        help="publish events to mqtt://[USER@]HOST[:PORT] (mqtts:// for TLS), over [mqtt] of "
+        f"the file; the password from [mqtt] password_file or ${PASSWORD_ENV}")  # fmt: skip
     add("--frames", type=int, default=None, help="stop after N processed frames")
 
 
@@ -103,6 +110,7 @@ class RunPlan:
     source: SourceArgs
     probe: bool
     config: Config | None
+    mqtt: MqttOptions | None = None
 
 
 def detector_options(s: Settings) -> DetectorOptions:
@@ -145,6 +153,8 @@ def _validate(s: Settings) -> None:
     if (s.zones or s.lines) and not s.track:
         fix = "drop --no-track" if s.origin["track"] == "flag" else "set enabled = true"
         raise s.error("track", f"the zones and lines of the file count tracks; {fix}")
+    if s.events and not s.track and s.origin["events"] != "default":
+        raise s.error("events", "events are made from tracks; turn tracking on or events off")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -165,15 +175,28 @@ def plan(args: argparse.Namespace) -> RunPlan:
         if s.track
         else None
     )
+    mqtt = mqtt_options(s)
     pipeline = PipelineOptions(
         max_frames=s.frames, detections_jsonl=s.detections, metrics_csv=s.log,
         record_mp4=s.record, jpeg_quality=s.jpeg_quality, overlay=s.overlay,
-        tracker=tracker, zones=s.zones, lines=s.lines,
+        tracker=tracker, zones=s.zones, lines=s.lines, events=_events(s, mqtt),
     )  # fmt: skip
     title = f"pisight · {Path(s.model).name}"
     server = server_options(s, title) if s.serve else None
     source = SourceArgs(s.source or default_source(), s.loop, s.width, s.height, s.realtime)
-    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config)
+    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config, mqtt)
+
+
+def _events(s: Settings, mqtt: MqttOptions | None) -> EventOptions | None:
+    if mqtt is not None and not (s.events and s.track):
+        off = "--no-events" if s.origin["events"] == "flag" else "--no-track"
+        raise ValueError(f"MQTT publishes events, and {off} turns them off; drop one of the two")
+    if not (s.events and s.track):
+        return None
+    return EventOptions(
+        classes=s.event_classes, min_score=s.event_min_score, min_hits=s.event_min_hits,
+        camera=mqtt.name if mqtt else socket.gethostname(),
+    )  # fmt: skip
 
 
 def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
@@ -242,6 +265,8 @@ def _check_class_names(detector: Detector, run: RunPlan) -> None:
     """A class the model does not know would silently count or keep nothing: refuse it."""
     known = {name for name in detector.labels.names if name != PLACEHOLDER}
     wanted = [("--classes", name) for name in run.detector.classes]
+    if run.pipeline.events is not None:
+        wanted += [("--event-classes", name) for name in run.pipeline.events.classes]
     for kind, places in (("zone", run.pipeline.zones), ("line", run.pipeline.lines)):
         wanted += [(f"{kind} {place.name!r}", name) for place in places for name in place.classes]
     for where, name in wanted:

@@ -7,6 +7,7 @@ loading a model: DetectorOptions, PipelineOptions, ServerOptions and the source'
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from pisight.device.cli import build_parser
 from pisight.device.config.keys import FLAG_KEYS
+from pisight.device.events.event import EventOptions
 from pisight.device.live.options import ServerOptions
 from pisight.device.model.detector import DetectorOptions
 from pisight.device.model.runtime import default_threads
@@ -78,6 +80,14 @@ ROWS: list[tuple[str, str, Any, Any, list[str], Any, Get]] = [
      lambda p: p.pipeline.tracker.match_iou),
     ("tracking", "max_jump", 2, 2.0, ["--max-jump", "1"], 1.0,
      lambda p: p.pipeline.tracker.max_jump),
+    ("events", "enabled", False, None, ["--events"], EventOptions(camera=socket.gethostname()),
+     lambda p: p.pipeline.events),
+    ("events", "classes", ["person"], ("person",), ["--event-classes", "car,dog"],
+     ("car", "dog"), lambda p: p.pipeline.events.classes),
+    ("events", "min_score", 0.7, 0.7, ["--event-min-score", "0.4"], 0.4,
+     lambda p: p.pipeline.events.min_score),
+    ("events", "min_hits", 6, 6, ["--event-min-hits", "2"], 2,
+     lambda p: p.pipeline.events.min_hits),
     ("live", "enabled", False, None, ["--serve"], "127.0.0.1",
      lambda p: p.server and p.server.host),
     ("live", "listen", "127.0.0.1:9000", 9000, ["--listen", "9001"], 9001,

@@ -7,9 +7,11 @@
         sub.wait_for(lambda ms: len(ms) >= 3)
     broker.stop(); broker.start()      # an outage: the same port again
 
-Anonymous, no persistence: a restarted broker has lost its retained messages, as a
-broker on a Raspberry Pi without a disk would. Tests skip where mosquitto is missing
-(.ci/run installs it).
+Anonymous, and persistent as Home Assistant's add-on broker is: it saves after every
+change, so a broker killed and restarted still holds the retained messages and a
+persistent subscriber's session (what was queued for it while it was away), and a test
+can tell what the publisher lost from what a dead broker lost. Tests skip where mosquitto
+is missing (.ci/run installs it).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ class Broker:
         self.port = port or free_port()
         self.config = directory / "mosquitto.conf"
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {directory}/\n"
+            "autosave_interval 1\nautosave_on_changes true\n"
             f"log_dest file {directory / 'mosquitto.log'}\n"
         )
         self.process: subprocess.Popen | None = None

@@ -162,14 +162,14 @@ class MqttPublisher:
         next_counts = 0.0
         try:
             while True:
-                self._take_inbox()
+                news = self._take_inbox()
                 self._take_acks()
                 if self._connected.is_set():
                     if self._fresh.is_set():
                         self._fresh.clear()
                         self._announce()
                     self._send_spooled()
-                    if time.monotonic() >= next_counts:
+                    if news or time.monotonic() >= next_counts:  # ON with the new event
                         next_counts = time.monotonic() + COUNTS_EVERY_S
                         self._send_states()
                 if self._stop.is_set() and self._drained():
@@ -180,16 +180,21 @@ class MqttPublisher:
             self._finish()
 
     def _drained(self) -> bool:
-        if not self._connected.is_set() or time.monotonic() >= self._drain_until:
+        """Closing: done when all is sent, or at the deadline (the rest stays spooled). A
+        short run may end before its first connect: it waits for that, too."""
+        if time.monotonic() >= self._drain_until:
             return True
-        return not len(self._spool) and self._inbox.empty()
+        return self._connected.is_set() and not len(self._spool) and self._inbox.empty()
 
-    def _take_inbox(self) -> None:
+    def _take_inbox(self) -> bool:
+        """Spool every waiting message; whether there were any."""
+        news = False
         while True:
             try:
                 message = self._inbox.get_nowait()
             except queue.Empty:
-                return
+                return news
+            news = True
             self._spool.add(self.options.topics.events, message.payload())
             for label in {message.before.label, message.after.label}:
                 self._open.setdefault(label, set()).discard(message.id)

@@ -31,6 +31,7 @@ from pisight.device.config.merge import AUTH_ENV, Settings, credentials, merge
 from pisight.device.config.mqtt import mqtt_options
 from pisight.device.events.event import EventOptions
 from pisight.device.events.mqtt_options import PASSWORD_ENV, MqttOptions
+from pisight.device.events.publisher import MqttPublisher
 from pisight.device.live.broadcast import BroadcastSink, FrameBroadcast
 from pisight.device.live.options import ServerOptions, check_exposure, parse_listen
 from pisight.device.live.server import LiveServer
@@ -45,6 +46,7 @@ from pisight.device.pipeline.handoff import LatestSlot
 from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stages import Pipeline
 from pisight.device.pipeline.stats import Summary
+from pisight.device.pipeline.status import RunStatus
 from pisight.device.pipeline.systemd import systemd_hooks
 from pisight.device.sources.base import FrameSource
 from pisight.device.sources.files import open_source
@@ -233,6 +235,8 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
         pin_current_thread(cores.io)  # capture, pipeline and server threads inherit it
     model = Path(run.detector.model).name
     serve = run.server
+    # Before the capture starts: an unusable spool file stops the run with nothing open.
+    publisher = _publisher(run, detector, model) if run.mqtt else None
     frames = LatestSlot()
     capture = CaptureWorker(run.source.open, frames)
     capture.start()
@@ -243,11 +247,20 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     broadcast = FrameBroadcast()
     # One ServerOptions paces both the encoder (the sink) and each viewer (the server).
     sinks = [BroadcastSink(broadcast, serve)] if serve else []
-    pipeline = Pipeline(detector, capture, frames, options, sinks)
+    event_sinks = [publisher] if publisher else []
+    pipeline = Pipeline(detector, capture, frames, options, sinks, event_sinks)
+
+    def status() -> RunStatus:
+        readings = publisher.readings() if publisher else {}
+        return replace(pipeline.status(), model=model, **readings)
+
     server = None
     try:
+        if publisher:
+            publisher.watch_counts(pipeline.counts)
+            publisher.start()
         if serve:
-            server = LiveServer(serve, broadcast, lambda: replace(pipeline.status(), model=model))
+            server = LiveServer(serve, broadcast, status)
             server.start()
             host, port = server.address
             log.info("live view on http://%s:%d/", host if ":" not in host else f"[{host}]", port)
@@ -256,9 +269,23 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
         capture.stop()
         if server:
             server.stop()
+        if publisher:
+            publisher.close()  # after the pipeline: its last events are in the inbox
     if pipeline.error is not None:
         raise RuntimeError(f"the pipeline stopped: {pipeline.error}")
     return summary
+
+
+def _publisher(run: RunPlan, detector: Detector, model: str) -> MqttPublisher:
+    """The MQTT side: a binary sensor per watched class (every class when none is named)."""
+    assert run.mqtt is not None and run.pipeline.events is not None
+    labels = run.pipeline.events.classes or tuple(
+        dict.fromkeys(name for name in detector.labels.names if name != PLACEHOLDER)
+    )
+    return MqttPublisher(
+        run.mqtt, labels, [zone.name for zone in run.pipeline.zones],
+        [line.name for line in run.pipeline.lines], model,
+    )  # fmt: skip
 
 
 def _check_class_names(detector: Detector, run: RunPlan) -> None:

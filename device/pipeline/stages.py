@@ -292,6 +292,7 @@ class Pipeline:
         return replace(
             self.stats.snapshot(),
             tracks=tracking.active if tracking else None,
+            events=tracking.events_started if tracking else None,
             zones=counts.zones if counts else (),
             lines=counts.lines if counts else (),
             dropped_frames=self.dropped,

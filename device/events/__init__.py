@@ -1,1 +1,2 @@
-"""Events that leave the Pi: new/update/end from tracks and zones, MQTT with an on-disk spool, Home Assistant discovery."""
+"""Events that leave the Pi: new/update/end from tracks, MQTT with an on-disk spool, Home
+Assistant discovery."""

@@ -48,20 +48,37 @@ def discovery_configs(
         return f"{prefix}/{component}/{node}/{object_id}/config", config
 
     configs = [
-        entity("binary_sensor", f"{slug(label)}_detected", f"{label} detected",
-               state_topic=topics.objects(label), payload_on="ON", payload_off="OFF",
-               device_class="occupancy")  # fmt: skip
+        entity(
+            "binary_sensor",
+            f"{slug(label)}_detected",
+            f"{label} detected",
+            state_topic=topics.objects(label),
+            payload_on="ON",
+            payload_off="OFF",
+            device_class="occupancy",
+        )
         for label in labels
     ]
     configs += [
-        entity("sensor", f"zone_{slug(zone)}", f"{zone} occupancy", state_topic=topics.zone(zone),
-               state_class="measurement", unit_of_measurement="objects")  # fmt: skip
+        entity(
+            "sensor",
+            f"zone_{slug(zone)}",
+            f"{zone} occupancy",
+            state_topic=topics.zone(zone),
+            state_class="measurement",
+            unit_of_measurement="objects",
+        )
         for zone in zones
     ]
     configs += [
-        entity("sensor", f"line_{slug(line)}_{direction}", f"{line} {direction}",
-               state_topic=topics.line(line, direction), state_class="total_increasing",
-               unit_of_measurement="objects")  # fmt: skip
+        entity(
+            "sensor",
+            f"line_{slug(line)}_{direction}",
+            f"{line} {direction}",
+            state_topic=topics.line(line, direction),
+            state_class="total_increasing",
+            unit_of_measurement="objects",
+        )
         for line in lines
         for direction in ("in", "out")
     ]

@@ -20,6 +20,7 @@ Reconnects back off from 1 s to options.reconnect_max_s (paho's loop).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -265,10 +266,9 @@ class MqttPublisher:
             self._send_states()
             info = self._client.publish(self.options.topics.availability, "offline", qos=1,
                                         retain=True)  # fmt: skip
-            try:
-                info.wait_for_publish(timeout=0.5)  # a clean exit sends no last will
-            except (RuntimeError, ValueError):
-                pass  # the connection went meanwhile: the last will says offline
+            # A clean exit sends no last will; if the connection went meanwhile, it does.
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout=0.5)
             self._take_acks()
         self._client.disconnect()
         self._client.loop_stop()

@@ -46,7 +46,7 @@ class Spool:
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(
                 f"[mqtt] spool {self.path}: cannot open it ({exc}); give a writable file "
-                "path, e.g. spool = \"/var/lib/pisight/events.sqlite\""
+                'path, e.g. spool = "/var/lib/pisight/events.sqlite"'
             ) from None
 
     def __len__(self) -> int:

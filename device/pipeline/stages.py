@@ -106,8 +106,9 @@ class Pipeline:
         )  # fmt: skip
         self._watchdog = InvokeWatchdog(options.invoke_timeout_s)
         self._tracking = (
-            TrackingStage(options.tracker, options.zones, options.lines, options.events,
-                          event_sinks)  # fmt: skip
+            TrackingStage(
+                options.tracker, options.zones, options.lines, options.events, event_sinks
+            )
             if options.tracker
             else None
         )

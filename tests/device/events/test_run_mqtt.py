@@ -136,8 +136,13 @@ def test_every_event_arrives_across_a_ten_second_broker_outage(
             _, stderr = run.communicate(timeout=90)
             assert run.returncode == 0, stderr
             expected = track_ids_logged(detections)
-            assert sub.wait_for(lambda _: {e["after"]["track_id"] for e in events_of(sub)
-                                           if e["type"] == "end"} >= expected, timeout=30)
+            assert sub.wait_for(
+                lambda _: (
+                    {e["after"]["track_id"] for e in events_of(sub) if e["type"] == "end"}
+                    >= expected
+                ),
+                timeout=30,
+            )
             events = events_of(sub)
     finally:
         broker.stop()

@@ -34,6 +34,10 @@ class EventOptions:
     object whose score wobbles sends nothing."""
     camera: str = ""
     """The device's name, the `camera` of each event (Frigate's field)."""
+    snapshots: bool = False
+    """Snapshots are kept (events/media.py): events say has_snapshot."""
+    clips: bool = False
+    """Clips are kept: events say has_clip."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_score <= 1.0 or self.min_hits < 1 or self.score_step <= 0:

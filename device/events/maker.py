@@ -104,7 +104,8 @@ class EventMaker:
             id=event_id(track.first_seen), camera=self.options.camera, label=track.label,
             track_id=track.track_id, score=track.score, top_score=track.top_score,
             box=_pixels(track), current_zones=zones, entered_zones=zones,
-            start_time=track.first_seen, frame_time=t,
+            start_time=track.first_seen, frame_time=t, has_snapshot=self.options.snapshots,
+            has_clip=self.options.clips,
         )  # fmt: skip
         self._open[track.track_id] = _Open(state, track)
         self.started += 1

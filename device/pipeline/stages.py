@@ -264,7 +264,10 @@ class Pipeline:
             if result is None:  # the same verdict /healthz gives, from the same status
                 self._renderer.publish_stale(self.status().stale_reason)
             else:
-                self._renderer.render(result.frame.image, result.detections, self.status())
+                frame = result.frame
+                self._renderer.render(
+                    frame.image, result.detections, self.status(), frame.t_capture
+                )
 
     def _metrics_loop(self) -> None:
         interval = self.options.metrics_interval_s

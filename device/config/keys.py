@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pisight.device.events.archive import Retention
 from pisight.device.events.event import EventOptions
+from pisight.device.events.media import MediaOptions
 from pisight.device.live.options import parse_listen
 from pisight.device.model.detector import DetectorOptions
 from pisight.device.model.runtime import RUNTIMES, default_threads
@@ -95,6 +97,8 @@ def _key(section: str, name: str, kind: str, default: Any, flag: str | None, hel
 
 _TRACK = TrackerOptions()
 _EVENT = EventOptions()
+_MEDIA = MediaOptions(Path("."))
+_KEEP = Retention()
 _DETECT = DetectorOptions(model="")
 _KEYS = (
     _key("model", "path", "str", None, "--model",
@@ -163,6 +167,29 @@ _KEYS = (
     _key("events", "min_hits", "int", _EVENT.min_hits, "--event-min-hits",
          f"detections a track needs to become an event (default {_EVENT.min_hits})", "5",
          at_least(1)),
+    _key("media", "snapshots", "bool", False, "--snapshots",
+         "keep each event's best frame as a JPEG (and send it to MQTT's snapshot topic) "
+         "(default off)", "true"),
+    _key("media", "clips", "bool", False, "--clips",
+         "keep an MP4 clip of each event, from pre_roll_s before to post_roll_s after it "
+         "(default off)", "true"),
+    _key("media", "folder", "path", None, "--media-dir",
+         "where snapshots, clips and event records go (default $STATE_DIRECTORY/events, "
+         "else ~/.local/state/pisight/events)", '"/var/lib/pisight/events"'),
+    _key("media", "pre_roll_s", "float", _MEDIA.pre_roll_s, "--pre-roll",
+         f"seconds of video before an event's first sighting (default {_MEDIA.pre_roll_s:g})",
+         "5", between(0, 30)),
+    _key("media", "post_roll_s", "float", _MEDIA.post_roll_s, "--post-roll",
+         f"seconds of video after an event's end (default {_MEDIA.post_roll_s:g})", "5",
+         between(0, 60)),
+    _key("media", "max_events", "int", _KEEP.max_events, "--keep-events",
+         f"events whose files are kept, the oldest go first (default {_KEEP.max_events})",
+         "500", at_least(1)),
+    _key("media", "max_mb", "float", _KEEP.max_mb, "--keep-mb",
+         f"MiB the folder may hold (default {_KEEP.max_mb:g})", "1000", at_least(1)),
+    _key("media", "max_age_days", "float", _KEEP.max_age_days, "--keep-days",
+         f"days an event's files are kept (default {_KEEP.max_age_days:g})", "7",
+         at_least(0.01)),
     _key("mqtt", "host", "str", None, None,
          "broker host name or address; set it (or give --mqtt) to publish events (default: "
          "no MQTT)", '"192.168.1.10"'),

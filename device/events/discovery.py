@@ -32,7 +32,7 @@ def _device(options: MqttOptions, node: str, model: str) -> Config:
 
 def discovery_configs(
     options: MqttOptions, labels: Sequence[str], zones: Sequence[str] = (),
-    lines: Sequence[str] = (), model: str = "",
+    lines: Sequence[str] = (), model: str = "", camera: bool = True,
 ) -> list[tuple[str, Config]]:  # fmt: skip
     """(config topic, config) for every entity of this device, in a stable order."""
     topics, node = options.topics, slug(options.name)
@@ -82,5 +82,6 @@ def discovery_configs(
         for line in lines
         for direction in ("in", "out")
     ]
-    configs.append(entity("camera", "snapshot", "snapshot", topic=topics.snapshot))
+    if camera:  # only with snapshots kept: an empty camera helps nobody
+        configs.append(entity("camera", "snapshot", "snapshot", topic=topics.snapshot))
     return configs

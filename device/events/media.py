@@ -52,6 +52,10 @@ class MediaOptions:
     """A clip of an object that never leaves ends here; the event goes on."""
     retention: Retention = field(default_factory=Retention)
 
+    @property
+    def enabled(self) -> bool:
+        return self.snapshots or self.clips
+
 
 @dataclass
 class _Clip:

@@ -61,13 +61,17 @@ class Topics:
         return f"{self.prefix}/lines/{slug(name)}/{direction}"
 
 
-def default_spool() -> Path:
+def state_path(name: str) -> Path:
     """systemd's StateDirectory= when the service runs us, else the user's state folder."""
     state = os.environ.get("STATE_DIRECTORY")
     if state:
-        return Path(state.split(":")[0]) / "events.sqlite"
+        return Path(state.split(":")[0]) / name
     base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "pisight" / "events.sqlite"
+    return Path(base) / "pisight" / name
+
+
+def default_spool() -> Path:
+    return state_path("events.sqlite")
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,12 @@ class _Flight:
 class MqttPublisher:
     def __init__(
         self, options: MqttOptions, labels: Sequence[str] = (), zones: Sequence[str] = (),
-        lines: Sequence[str] = (), model: str = "",
+        lines: Sequence[str] = (), model: str = "", camera: bool = True,
     ) -> None:  # fmt: skip
+        """camera: announce the snapshot camera to Home Assistant (snapshots are kept)."""
         self.options = options
         self.labels, self.zones, self.lines = tuple(labels), tuple(zones), tuple(lines)
-        self.model = model
+        self.model, self.camera = model, camera
         self._spool = Spool(options.spool, options.spool_max)  # a bad path fails here
         self._inbox: queue.SimpleQueue[EventMessage] = queue.SimpleQueue()
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -232,8 +233,9 @@ class MqttPublisher:
         """After each connect: online, discovery (or its removal), every state again."""
         topics = self.options.topics
         self._client.publish(topics.availability, "online", qos=1, retain=True)
-        for topic, config in discovery_configs(self.options, self.labels, self.zones,
-                                               self.lines, self.model):  # fmt: skip
+        configs = discovery_configs(self.options, self.labels, self.zones, self.lines,
+                                    self.model, self.camera)  # fmt: skip
+        for topic, config in configs:
             payload = json.dumps(config) if self.options.discovery else b""
             self._client.publish(topic, payload, qos=1, retain=True)
         self._states.clear()

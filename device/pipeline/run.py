@@ -29,8 +29,10 @@ from pisight.device.config.keys import input_range as input_range  # pisight con
 from pisight.device.config.load import Config, load_config
 from pisight.device.config.merge import AUTH_ENV, Settings, credentials, merge
 from pisight.device.config.mqtt import mqtt_options
-from pisight.device.events.event import EventOptions
-from pisight.device.events.mqtt_options import PASSWORD_ENV, MqttOptions
+from pisight.device.events.archive import Retention
+from pisight.device.events.event import EventOptions, EventSink
+from pisight.device.events.media import EventMedia, MediaOptions
+from pisight.device.events.mqtt_options import PASSWORD_ENV, MqttOptions, state_path
 from pisight.device.events.publisher import MqttPublisher
 from pisight.device.live.broadcast import BroadcastSink, FrameBroadcast
 from pisight.device.live.options import ServerOptions, check_exposure, parse_listen
@@ -48,6 +50,7 @@ from pisight.device.pipeline.stages import Pipeline
 from pisight.device.pipeline.stats import Summary
 from pisight.device.pipeline.status import RunStatus
 from pisight.device.pipeline.systemd import systemd_hooks
+from pisight.device.render.frame_sink import FrameSink
 from pisight.device.sources.base import FrameSource
 from pisight.device.sources.files import open_source
 from pisight.device.track.tracks import TrackerOptions
@@ -113,6 +116,7 @@ class RunPlan:
     probe: bool
     config: Config | None
     mqtt: MqttOptions | None = None
+    media: MediaOptions | None = None
 
 
 def detector_options(s: Settings) -> DetectorOptions:
@@ -178,26 +182,40 @@ def plan(args: argparse.Namespace) -> RunPlan:
         else None
     )
     mqtt = mqtt_options(s)
+    media = _media(s)
     pipeline = PipelineOptions(
         max_frames=s.frames, detections_jsonl=s.detections, metrics_csv=s.log,
         record_mp4=s.record, jpeg_quality=s.jpeg_quality, overlay=s.overlay,
-        tracker=tracker, zones=s.zones, lines=s.lines, events=_events(s, mqtt),
+        tracker=tracker, zones=s.zones, lines=s.lines, events=_events(s, mqtt, media),
     )  # fmt: skip
     title = f"pisight · {Path(s.model).name}"
     server = server_options(s, title) if s.serve else None
     source = SourceArgs(s.source or default_source(), s.loop, s.width, s.height, s.realtime)
-    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config, mqtt)
+    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config, mqtt, media)
 
 
-def _events(s: Settings, mqtt: MqttOptions | None) -> EventOptions | None:
-    if mqtt is not None and not (s.events and s.track):
-        off = "--no-events" if s.origin["events"] == "flag" else "--no-track"
-        raise ValueError(f"MQTT publishes events, and {off} turns them off; drop one of the two")
+def _events(s: Settings, mqtt: MqttOptions | None, media: MediaOptions) -> EventOptions | None:
+    needs = ((mqtt is not None, "MQTT publishes events"),
+             (media.enabled, "snapshots and clips are of events"))  # fmt: skip
+    for needed, what in needs:
+        if needed and not (s.events and s.track):
+            off = "--no-events" if not s.events else "--no-track"
+            raise ValueError(f"{what}, and {off} turns them off; drop one of the two")
     if not (s.events and s.track):
         return None
     return EventOptions(
         classes=s.event_classes, min_score=s.event_min_score, min_hits=s.event_min_hits,
-        camera=mqtt.name if mqtt else socket.gethostname(),
+        camera=mqtt.name if mqtt else socket.gethostname(), snapshots=media.snapshots,
+        clips=media.clips,
+    )  # fmt: skip
+
+
+def _media(s: Settings) -> MediaOptions:
+    """Always built, so its settings are checked; files are kept only when enabled."""
+    retention = Retention(s.keep_events, s.keep_mb, s.keep_days)
+    return MediaOptions(
+        folder=s.media_dir or state_path("events"), snapshots=s.snapshots, clips=s.clips,
+        pre_roll_s=s.pre_roll, post_roll_s=s.post_roll, retention=retention,
     )  # fmt: skip
 
 
@@ -237,6 +255,8 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     serve = run.server
     # Before the capture starts: an unusable spool file stops the run with nothing open.
     publisher = _publisher(run, detector, model) if run.mqtt else None
+    on_snapshot = publisher.publish_snapshot if publisher else None
+    media = EventMedia(run.media, on_snapshot) if run.media and run.media.enabled else None
     frames = LatestSlot()
     capture = CaptureWorker(run.source.open, frames)
     capture.start()
@@ -246,8 +266,11 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     )  # fmt: skip
     broadcast = FrameBroadcast()
     # One ServerOptions paces both the encoder (the sink) and each viewer (the server).
-    sinks = [BroadcastSink(broadcast, serve)] if serve else []
-    event_sinks = [publisher] if publisher else []
+    sinks: list[FrameSink] = [BroadcastSink(broadcast, serve)] if serve else []
+    event_sinks: list[EventSink] = [publisher] if publisher else []
+    if media:
+        sinks.append(media)
+        event_sinks.append(media)
     pipeline = Pipeline(detector, capture, frames, options, sinks, event_sinks)
 
     def status() -> RunStatus:
@@ -259,8 +282,10 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
         if publisher:
             publisher.watch_counts(pipeline.counts)
             publisher.start()
+        if media:
+            media.start()  # the pipeline closes it with its other frame sinks
         if serve:
-            server = LiveServer(serve, broadcast, status)
+            server = LiveServer(serve, broadcast, status, media.archive if media else None)
             server.start()
             host, port = server.address
             log.info("live view on http://%s:%d/", host if ":" not in host else f"[{host}]", port)
@@ -285,6 +310,7 @@ def _publisher(run: RunPlan, detector: Detector, model: str) -> MqttPublisher:
     return MqttPublisher(
         run.mqtt, labels, [zone.name for zone in run.pipeline.zones],
         [line.name for line in run.pipeline.lines], model,
+        camera=run.media is not None and run.media.enabled and run.media.snapshots,
     )  # fmt: skip
 
 

@@ -19,23 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from pisight.convert.data.synth_video import generate_video
 from tests.broker import Broker, Subscriber, have_mosquitto
-from tests.conftest import REPO
+from tests.device.events.conftest import DEMO, SIZE
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.skipif(not have_mosquitto(), reason="needs Debian's mosquitto")
-DEMO = REPO / "models" / "demo" / "bundle"
-SIZE = (320, 240)
-FRAMES = 150  # 5 s at 30 fps; looped, every loop ends its tracks and starts new ones
 EVENTS = "pisight/test/events"
-
-
-@pytest.fixture(scope="module")
-def crossing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two pairs heading at each other up and down the frame: four crossings of y = 0.5."""
-    return generate_video(tmp_path_factory.mktemp("video") / "crossing.avi", FRAMES, 3, SIZE,
-                          scenario="crossing")  # fmt: skip
 
 
 def true_crossings(video: Path) -> tuple[int, int]:

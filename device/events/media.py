@@ -21,6 +21,7 @@ warning, never events or the stream.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -130,9 +131,12 @@ class EventMedia:
         for event_id, clip in self._clips.items():
             self._queue(("finish", event_id, clip.first_t, clip.last_t), block=True)
         self._clips.clear()
-        self._work.put(("stop",))
+        with contextlib.suppress(queue.Full):  # a writer that far behind is not waited for
+            self._work.put(("stop",), timeout=2.0)
         if self._thread.is_alive():
-            self._thread.join(timeout=10.0)
+            # SIGTERM must end the run within seconds: a writer still behind leaves only
+            # hidden temporaries, which the next start removes.
+            self._thread.join(timeout=2.0)
 
     def _take_messages(self) -> None:
         while True:

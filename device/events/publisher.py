@@ -129,7 +129,13 @@ class MqttPublisher:
         if options.username:
             client.username_pw_set(options.username, options.password)
         if options.tls:
-            client.tls_set(ca_certs=str(options.ca_file) if options.ca_file else None)
+            try:
+                client.tls_set(ca_certs=str(options.ca_file) if options.ca_file else None)
+            except OSError as exc:  # ssl.SSLError is one too
+                raise ValueError(
+                    f"[mqtt] ca_file {options.ca_file}: cannot load it as a CA certificate "
+                    f"({exc}); give a PEM file, or leave ca_file out for the system's CAs"
+                ) from None
         client.will_set(options.topics.availability, "offline", qos=1, retain=True)
         client.reconnect_delay_set(1, options.reconnect_max_s)
         client.on_connect = self._on_connect

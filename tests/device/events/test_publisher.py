@@ -151,3 +151,10 @@ def test_an_unwritable_spool_is_one_line_with_the_fix(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(SpoolError, match=r"\[mqtt\] spool .*cannot open it.*writable"):
         Spool(blocker / "spool.sqlite", 10)
+
+
+def test_a_bad_ca_file_names_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(ValueError, match=r"\[mqtt\] ca_file .*cannot load it"):
+        MqttPublisher(options(tmp_path, 1, tls=True, ca_file=bad))

@@ -41,6 +41,9 @@ from pisight.device.zones.counting import Counts
 log = logging.getLogger("pisight.events")
 WINDOW = 20  # unacknowledged events at most: paho's own in-flight limit
 RESEND_S = 30.0  # an event unacknowledged this long on a live connection is sent again
+# paho resends what was in flight right after on_connect returns, on its own thread: new
+# rows wait this long after a connect so they cannot overtake those resends.
+SETTLE_S = 0.2
 COUNTS_EVERY_S = 0.5
 TICK_S = 0.1
 
@@ -222,6 +225,8 @@ class MqttPublisher:
 
     def _send_spooled(self) -> None:
         now = time.monotonic()
+        if now - self._connected_at < SETTLE_S:
+            return  # the loop's next tick (TICK_S) comes back
         for mid, flight in list(self._in_flight.items()):
             if now - max(flight.sent_at, self._connected_at) > RESEND_S:
                 del self._in_flight[mid]  # lost somewhere: send it again (dedupe by id)

@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import logging
 import signal
-import socket
 import sys
 import threading
 from dataclasses import dataclass, replace
@@ -29,11 +28,9 @@ from pisight.device.config.keys import input_range as input_range  # pisight con
 from pisight.device.config.load import Config, load_config
 from pisight.device.config.merge import AUTH_ENV, Settings, credentials, merge
 from pisight.device.config.mqtt import mqtt_options
-from pisight.device.events.archive import Retention
-from pisight.device.events.event import EventOptions, EventSink
+from pisight.device.events.event import EventSink
 from pisight.device.events.media import EventMedia, MediaOptions
-from pisight.device.events.mqtt_options import PASSWORD_ENV, MqttOptions, state_path
-from pisight.device.events.publisher import MqttPublisher
+from pisight.device.events.mqtt_options import PASSWORD_ENV, MqttOptions
 from pisight.device.live.broadcast import BroadcastSink, FrameBroadcast
 from pisight.device.live.options import ServerOptions, check_exposure, parse_listen
 from pisight.device.live.server import LiveServer
@@ -44,6 +41,7 @@ from pisight.device.model.probe import check_model
 from pisight.device.model.runtime import default_threads
 from pisight.device.pipeline.capture import CaptureWorker
 from pisight.device.pipeline.cores import pin_current_thread, plan_cores
+from pisight.device.pipeline.event_plan import event_options, make_publisher, media_options
 from pisight.device.pipeline.handoff import LatestSlot
 from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stages import Pipeline
@@ -182,41 +180,16 @@ def plan(args: argparse.Namespace) -> RunPlan:
         else None
     )
     mqtt = mqtt_options(s)
-    media = _media(s)
+    media = media_options(s)
     pipeline = PipelineOptions(
         max_frames=s.frames, detections_jsonl=s.detections, metrics_csv=s.log,
         record_mp4=s.record, jpeg_quality=s.jpeg_quality, overlay=s.overlay,
-        tracker=tracker, zones=s.zones, lines=s.lines, events=_events(s, mqtt, media),
+        tracker=tracker, zones=s.zones, lines=s.lines, events=event_options(s, mqtt, media),
     )  # fmt: skip
     title = f"pisight · {Path(s.model).name}"
     server = server_options(s, title) if s.serve else None
     source = SourceArgs(s.source or default_source(), s.loop, s.width, s.height, s.realtime)
     return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config, mqtt, media)
-
-
-def _events(s: Settings, mqtt: MqttOptions | None, media: MediaOptions) -> EventOptions | None:
-    needs = ((mqtt is not None, "MQTT publishes events"),
-             (media.enabled, "snapshots and clips are of events"))  # fmt: skip
-    for needed, what in needs:
-        if needed and not (s.events and s.track):
-            off = "--no-events" if not s.events else "--no-track"
-            raise ValueError(f"{what}, and {off} turns them off; drop one of the two")
-    if not (s.events and s.track):
-        return None
-    return EventOptions(
-        classes=s.event_classes, min_score=s.event_min_score, min_hits=s.event_min_hits,
-        camera=mqtt.name if mqtt else socket.gethostname(), snapshots=media.snapshots,
-        clips=media.clips,
-    )  # fmt: skip
-
-
-def _media(s: Settings) -> MediaOptions:
-    """Always built, so its settings are checked; files are kept only when enabled."""
-    retention = Retention(s.keep_events, s.keep_mb, s.keep_days)
-    return MediaOptions(
-        folder=s.media_dir or state_path("events"), snapshots=s.snapshots, clips=s.clips,
-        pre_roll_s=s.pre_roll, post_roll_s=s.post_roll, retention=retention,
-    )  # fmt: skip
 
 
 def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
@@ -254,7 +227,9 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     model = Path(run.detector.model).name
     serve = run.server
     # Before the capture starts: an unusable spool file stops the run with nothing open.
-    publisher = _publisher(run, detector, model) if run.mqtt else None
+    publisher = None
+    if run.mqtt is not None and run.pipeline.events is not None:
+        publisher = make_publisher(run.mqtt, run.pipeline, run.media, detector.labels, model)
     on_snapshot = publisher.publish_snapshot if publisher else None
     media = EventMedia(run.media, on_snapshot) if run.media and run.media.enabled else None
     frames = LatestSlot()
@@ -299,19 +274,6 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     if pipeline.error is not None:
         raise RuntimeError(f"the pipeline stopped: {pipeline.error}")
     return summary
-
-
-def _publisher(run: RunPlan, detector: Detector, model: str) -> MqttPublisher:
-    """The MQTT side: a binary sensor per watched class (every class when none is named)."""
-    assert run.mqtt is not None and run.pipeline.events is not None
-    labels = run.pipeline.events.classes or tuple(
-        dict.fromkeys(name for name in detector.labels.names if name != PLACEHOLDER)
-    )
-    return MqttPublisher(
-        run.mqtt, labels, [zone.name for zone in run.pipeline.zones],
-        [line.name for line in run.pipeline.lines], model,
-        camera=run.media is not None and run.media.enabled and run.media.snapshots,
-    )  # fmt: skip
 
 
 def _check_class_names(detector: Detector, run: RunPlan) -> None:

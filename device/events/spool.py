@@ -35,7 +35,7 @@ class Spool:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Opened here (the main thread, so a bad path stops the run at once) and then
             # used only by the publisher's thread.
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(
@@ -53,7 +53,8 @@ class Spool:
         return self._count
 
     def add(self, topic: str, payload: bytes) -> int:
-        """Store one message; returns its row. Drops the oldest past the limit."""
+        """Store one message; returns its row. Drops the oldest past the limit, in the same
+        transaction: one commit (one fsync) per message."""
         with self._db:
             row = self._db.execute(
                 "INSERT INTO spool (topic, payload) VALUES (?, ?)", (topic, payload)

@@ -7,9 +7,11 @@
 - Snapshot: the first annotated frame at or after the event's best-score moment (a new
   event, or an update with a better score), boxes drawn; written as <id>.jpg and handed
   to on_snapshot (MQTT's snapshot topic).
-- Clip: a ring buffer keeps the last pre_roll_s of encoded frames; a new event opens a
-  clip with the ring's frames from pre_roll_s before the event's first sighting, adds
-  every frame, and closes post_roll_s after its end (or at max_clip_s).
+- Clip: a ring buffer keeps the last pre_roll_s (+ RING_MARGIN_S) of encoded frames; a
+  new event opens a clip with the ring's frames from pre_roll_s before its object's first
+  sighting (for an object that took longer than the margin to become an event, from as
+  far back as the ring reaches: still pre_roll_s before the event began), adds every
+  frame, and closes post_roll_s after its end (or at max_clip_s).
 - <id>.json holds the event's latest state, plus the clip's first and last frame time.
 
 The output thread only appends to the ring and queues work (a bounded queue: a clip frame
@@ -40,6 +42,9 @@ from pisight.device.render.frame_sink import AnnotatedFrame
 
 log = logging.getLogger("pisight.events")
 QUEUE_FRAMES = 240  # work waiting for the writer; past it frames are dropped
+RING_MARGIN_S = 2.0
+"""The ring holds pre_roll_s and this much more: an event starts min_hits frames (or, for a
+low score, longer) after its object's first sighting, and the pre-roll counts from that."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ class EventMedia:
         t, jpeg = frame.t_capture, frame.jpeg
         if self.options.clips:
             self._ring.append((t, jpeg))
-            while self._ring and self._ring[0][0] < t - self.options.pre_roll_s - 1.0:
+            while self._ring and self._ring[0][0] < t - self.options.pre_roll_s - RING_MARGIN_S:
                 self._ring.popleft()
         for event_id, due in list(self._snapshots_due.items()):
             if t >= due:
@@ -159,9 +164,13 @@ class EventMedia:
                     clip.stop_at = (state.end_time or state.frame_time) + self.options.post_roll_s
 
     def _start_clip(self, event_id: str, clip: _Clip, now: float) -> float:
-        """Open the clip with the ring's pre-roll; returns its first frame's time."""
+        """Open the clip with the ring's pre-roll; returns its first frame's time. It starts
+        at the last frame at or before start - pre_roll, so however many frames the output
+        stage skipped, the clip holds at least the pre-roll."""
         since = clip.state.start_time - self.options.pre_roll_s
-        frames = [(t, jpeg) for t, jpeg in self._ring if t >= since and t < now]
+        before = [t for t, _ in self._ring if t <= since]
+        since = before[-1] if before else since
+        frames = [(t, jpeg) for t, jpeg in self._ring if since <= t < now]
         fps = _rate(self._ring)
         self._queue(("open", event_id, fps, [jpeg for _, jpeg in frames]), block=True)
         return frames[0][0] if frames else now

@@ -111,12 +111,22 @@ class EventArchive:
         return ClipFile(self.path(event_id, "clip"), fps, size)
 
     def file(self, event_id: str, kind: str) -> Path | None:
-        """The finished file of an event, or None (unknown id, not written yet, removed)."""
+        """The finished file of an event, or None (unknown id, not written yet, removed).
+        Events that overlapped share the clip of the first: their records say which."""
         try:
             path = self.path(event_id, kind)
+            if kind == "clip":
+                path = self.path(self._clip_id(event_id), "clip")
         except ValueError:
             return None
         return path if path.is_file() else None
+
+    def _clip_id(self, event_id: str) -> str:
+        try:
+            record = json.loads(self.path(event_id, "record").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return event_id
+        return str(record.get("clip") or event_id)
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest event records, newest first."""

@@ -7,41 +7,32 @@
 - Snapshot: the first annotated frame at or after the event's best-score moment (a new
   event, or an update with a better score), boxes drawn; written as <id>.jpg and handed
   to on_snapshot (MQTT's snapshot topic).
-- Clip: a ring buffer keeps the last pre_roll_s (+ RING_MARGIN_S) of encoded frames; a
-  new event opens a clip with the ring's frames from pre_roll_s before its object's first
-  sighting (for an object that took longer than the margin to become an event, from as
-  far back as the ring reaches: still pre_roll_s before the event began), adds every
-  frame, and closes post_roll_s after its end (or at max_clip_s).
-- <id>.json holds the event's latest state, plus the clip's first and last frame time.
+- Clip: a ring buffer keeps the last pre_roll_s (+ RING_MARGIN_S) of encoded frames. A
+  new event while no clip records opens one, <id>.mp4, with the ring's frames from
+  pre_roll_s before its object's first sighting (for an object that took longer than the
+  margin to become an event, from as far back as the ring reaches: still pre_roll_s
+  before the event began). Events that start while it records join it; it closes
+  post_roll_s after the last of them ended, or at max_clip_s. Each event's record names
+  its clip ("clip", "clip_start", "clip_end"): one encode per frame, however many objects.
+- <id>.json holds the event's latest state.
 
-The output thread only appends to the ring and queues work (a bounded queue: a clip frame
-is dropped, with one warning, rather than stalling the stream; a record waits at most a
-second); the `event-media` thread decodes, encodes and writes the files (archive.py:
-atomic, with retention). A disk that is full or unwritable loses media with one
-warning, never events or the stream.
+The output thread only appends to the ring and queues work for MediaWriter
+(media_writer.py, the `event-media` thread: decode, encode, atomic writes, retention).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import queue
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import cv2
-import numpy as np
-
-from pisight.device.events.archive import ClipFile, EventArchive, Retention
+from pisight.device.events.archive import EventArchive, Retention
 from pisight.device.events.event import EventMessage, EventState
+from pisight.device.events.media_writer import MediaWriter
 from pisight.device.render.frame_sink import AnnotatedFrame
 
-log = logging.getLogger("pisight.events")
-QUEUE_FRAMES = 240  # work waiting for the writer; past it frames are dropped
 RING_MARGIN_S = 2.0
 """The ring holds pre_roll_s and this much more: an event starts min_hits frames (or, for a
 low score, longer) after its object's first sighting, and the pre-roll counts from that."""
@@ -64,11 +55,17 @@ class MediaOptions:
 
 
 @dataclass
-class _Clip:
-    state: EventState
-    stop_at: float | None = None
+class _Recording:
+    """The clip being recorded, as the output thread sees it."""
+
+    clip_id: str
+    since: float
+    """Pre-roll from here: its first event's first sighting less pre_roll_s."""
+    members: list[str]
+    open_members: set[str]
     first_t: float | None = None
     last_t: float | None = None
+    stop_at: float | None = None
 
 
 class EventMedia:
@@ -77,23 +74,18 @@ class EventMedia:
     def __init__(self, options: MediaOptions, on_snapshot: Callable[[bytes], None] | None = None):
         self.options = options
         self.archive = EventArchive(options.folder, options.retention)  # a bad folder fails here
-        self._on_snapshot = on_snapshot
+        self._writer = MediaWriter(self.archive, on_snapshot)
         self._messages: queue.SimpleQueue[EventMessage] = queue.SimpleQueue()
-        self._work: queue.Queue[tuple[Any, ...]] = queue.Queue(QUEUE_FRAMES)
         self._ring: deque[tuple[float, bytes]] = deque()
         self._snapshots_due: dict[str, float] = {}  # event id -> from which frame time
-        self._clips: dict[str, _Clip] = {}  # open clips, output thread's view
-        self.dropped = 0
-        """Clip frames dropped because the writer lagged."""
-        self._warned: set[str] = set()
-        # The writer thread's own state.
-        self._jobs: dict[str, _ClipJob] = {}
-        self._states: dict[str, EventState] = {}
-        self._clip_times: dict[str, dict[str, float | None]] = {}
-        self._thread = threading.Thread(target=self._write_loop, name="event-media", daemon=True)
+        self._recording: _Recording | None = None
+
+    @property
+    def dropped(self) -> int:
+        return self._writer.dropped
 
     def start(self) -> None:
-        self._thread.start()
+        self._writer.start()
 
     # -- the decode thread ---------------------------------------------------------------
 
@@ -119,29 +111,23 @@ class EventMedia:
         for event_id, due in list(self._snapshots_due.items()):
             if t >= due:
                 del self._snapshots_due[event_id]
-                self._queue(("snapshot", event_id, jpeg))
-        for event_id, clip in list(self._clips.items()):
-            if clip.first_t is None:
-                clip.first_t = self._start_clip(event_id, clip, t)
-            ended = clip.stop_at is not None and t > clip.stop_at
-            if ended or t - clip.first_t > self.options.max_clip_s:
-                del self._clips[event_id]
-                self._queue(("finish", event_id, clip.first_t, clip.last_t), block=True)
-                continue
-            if self._queue(("frame", event_id, jpeg)):
-                clip.last_t = t
+                self._writer.put(("snapshot", event_id, jpeg))
+        recording = self._recording
+        if recording is None:
+            return
+        if recording.first_t is None:
+            recording.first_t = self._open(recording, t)
+        ended = recording.stop_at is not None and t > recording.stop_at
+        if ended or t - recording.first_t > self.options.max_clip_s:
+            self._finish()
+        elif self._writer.put(("frame", recording.clip_id, jpeg)):
+            recording.last_t = t
 
     def close(self) -> None:
         self._take_messages()
-        for event_id, clip in self._clips.items():
-            self._queue(("finish", event_id, clip.first_t, clip.last_t), block=True)
-        self._clips.clear()
-        with contextlib.suppress(queue.Full):  # a writer that far behind is not waited for
-            self._work.put(("stop",), timeout=2.0)
-        if self._thread.is_alive():
-            # SIGTERM must end the run within seconds: a writer still behind leaves only
-            # hidden temporaries, which the next start removes.
-            self._thread.join(timeout=2.0)
+        if self._recording is not None:
+            self._finish()
+        self._writer.close()
 
     def _take_messages(self) -> None:
         while True:
@@ -150,136 +136,53 @@ class EventMedia:
             except queue.Empty:
                 return
             state = message.after
-            self._queue(("record", state), block=True)
-            if message.type == "new" and self.options.clips:
-                self._clips[state.id] = _Clip(state)
+            self._writer.put(("record", state), wait=True)
             if self.options.snapshots and (
                 message.type == "new" or state.top_score > message.before.top_score
             ):
                 self._snapshots_due[state.id] = state.frame_time
+            if message.type == "new" and self.options.clips:
+                self._join(state)
             if message.type == "end":
                 self._snapshots_due.pop(state.id, None)
-                clip = self._clips.get(state.id)
-                if clip is not None:
-                    clip.stop_at = (state.end_time or state.frame_time) + self.options.post_roll_s
+                self._leave(state)
 
-    def _start_clip(self, event_id: str, clip: _Clip, now: float) -> float:
+    def _join(self, state: EventState) -> None:
+        recording = self._recording
+        if recording is None:
+            since = state.start_time - self.options.pre_roll_s
+            self._recording = _Recording(state.id, since, [state.id], {state.id})
+            return
+        recording.members.append(state.id)
+        recording.open_members.add(state.id)
+        recording.stop_at = None  # someone new is here: keep recording
+        self._writer.put(("join", recording.clip_id, state.id), wait=True)
+
+    def _leave(self, state: EventState) -> None:
+        recording = self._recording
+        if recording is None or state.id not in recording.open_members:
+            return
+        recording.open_members.discard(state.id)
+        if not recording.open_members:
+            recording.stop_at = (state.end_time or state.frame_time) + self.options.post_roll_s
+
+    def _open(self, recording: _Recording, now: float) -> float:
         """Open the clip with the ring's pre-roll; returns its first frame's time. It starts
-        at the last frame at or before start - pre_roll, so however many frames the output
-        stage skipped, the clip holds at least the pre-roll."""
-        since = clip.state.start_time - self.options.pre_roll_s
-        before = [t for t, _ in self._ring if t <= since]
-        since = before[-1] if before else since
+        at the last frame at or before `since`, so however many frames the output stage
+        skipped, the clip holds at least the pre-roll."""
+        before = [t for t, _ in self._ring if t <= recording.since]
+        since = before[-1] if before else recording.since
         frames = [(t, jpeg) for t, jpeg in self._ring if since <= t < now]
-        fps = _rate(self._ring)
-        self._queue(("open", event_id, fps, [jpeg for _, jpeg in frames]), block=True)
+        jpegs = [jpeg for _, jpeg in frames]
+        self._writer.put(("open", recording.clip_id, _rate(self._ring), jpegs), wait=True)
         return frames[0][0] if frames else now
 
-    def _queue(self, item: tuple[Any, ...], block: bool = False) -> bool:
-        """Hand work to the writer; a frame is dropped when it lags (records never are)."""
-        try:
-            self._work.put(item, block=block, timeout=1.0 if block else None)
-            return True
-        except queue.Full:
-            self.dropped += 1
-            self._warn_once("queue", "event media writer is behind; dropping clip frames")
-            return False
-
-    # -- the event-media thread ------------------------------------------------------------
-
-    def _write_loop(self) -> None:
-        while True:
-            item = self._work.get()
-            if item[0] == "stop":
-                return
-            try:
-                self._do(item)
-            except (OSError, cv2.error) as exc:  # a full or read-only disk: media only
-                self._warn_once(f"disk-{item[0]}", f"event media not written ({exc}); "
-                                "events and the stream go on")  # fmt: skip
-                job = self._jobs.get(item[1]) if item[0] in ("open", "frame") else None
-                if job is not None:
-                    job.fail()
-
-    def _do(self, item: tuple[Any, ...]) -> None:
-        kind = item[0]
-        if kind == "record":
-            state: EventState = item[1]
-            self._states[state.id] = state
-            self.archive.write_record(state, self._clip_times.get(state.id))
-            if state.end_time is not None and state.id not in self._jobs:
-                self._forget(state.id)
-        elif kind == "snapshot":
-            self.archive.write_snapshot(item[1], item[2])
-            if self._on_snapshot is not None:
-                self._on_snapshot(item[2])
-        elif kind == "open":
-            job = self._jobs[item[1]] = _ClipJob(self.archive, item[1], item[2])
-            for jpeg in item[3]:
-                job.add(jpeg)
-        elif kind == "frame":
-            job = self._jobs.get(item[1])
-            if job is not None:
-                job.add(item[2])
-        elif kind == "finish":
-            event_id, first, last = item[1:]
-            job = self._jobs.pop(event_id, None)
-            if job is not None and job.finish():
-                self._clip_times[event_id] = {"clip_start": first, "clip_end": last}
-                state = self._states.get(event_id)
-                if state is not None:
-                    self.archive.write_record(state, self._clip_times[event_id])
-            self._forget(event_id)
-
-    def _forget(self, event_id: str) -> None:
-        """The event is over and written: drop what the writer kept, apply retention."""
-        self._states.pop(event_id, None)
-        self._clip_times.pop(event_id, None)
-        open_events = frozenset(self._states) | frozenset(self._jobs)
-        self.archive.enforce(open_events)
-
-    def _warn_once(self, key: str, text: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning(text)
-
-
-class _ClipJob:
-    """One clip on the writer's side: opened at its first frame, whose size it keeps."""
-
-    def __init__(self, archive: EventArchive, event_id: str, fps: float) -> None:
-        self.archive, self.event_id, self.fps = archive, event_id, fps
-        self.file: ClipFile | None = None
-        self.failed = False
-
-    def add(self, jpeg: bytes) -> None:
-        if self.failed:
-            return
-        image = _decode(jpeg)
-        if self.file is None:
-            size = (image.shape[1], image.shape[0])
-            self.file = self.archive.open_clip(self.event_id, self.fps, size)
-        self.file.add(image)
-
-    def fail(self) -> None:
-        self.failed = True
-        if self.file is not None:
-            self.file.abandon()
-            self.file = None
-
-    def finish(self) -> bool:
-        """Rename the clip into place; whether there is one."""
-        if self.failed or self.file is None:
-            return False
-        self.file.finish()
-        return self.file.frames > 0
-
-
-def _decode(jpeg: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError("a frame of the clip is not a JPEG")
-    return image
+    def _finish(self) -> None:
+        recording, self._recording = self._recording, None
+        assert recording is not None
+        item = ("finish", recording.clip_id, recording.first_t, recording.last_t,
+                tuple(recording.members))  # fmt: skip
+        self._writer.put(item, wait=True)
 
 
 def _rate(ring: deque[tuple[float, bytes]]) -> float:

@@ -29,12 +29,15 @@ def frame(index: int) -> AnnotatedFrame:
     return AnnotatedFrame(image, cv2.imencode(".jpg", image)[1].tobytes(), T0 + index / FPS)
 
 
-def play(media: EventMedia, frames: range, script: dict[int, EventMessage]) -> list[bytes]:
+def play(
+    media: EventMedia, frames: range, script: dict[int, EventMessage | list[EventMessage]]
+) -> list[bytes]:
     """Frames in order as the renderer hands them over, the script's messages before some."""
     written = []
     for index in frames:
-        if index in script:
-            media.send(script[index])
+        found = script.get(index, [])
+        for message in found if isinstance(found, list) else [found]:
+            media.send(message)
         if media.wants_frame(stale=False):
             shown = frame(index)
             media.write(shown)
@@ -55,13 +58,14 @@ def test_a_clip_holds_the_pre_roll_and_the_post_roll(tmp_path: Path) -> None:
     media = EventMedia(options, on_snapshot=snapshots.append)
     media.start()
     play(media, range(0, 70), lifecycle())
-    assert wait_until(lambda: media._work.empty())
+    assert wait_until(lambda: media._writer._work.empty())
     clip = tmp_path / f"{EVENT.id}.mp4"
     assert not clip.exists() and list(tmp_path.glob(".*.tmp.mp4"))  # atomic: not yet there
     play(media, range(70, 110), lifecycle())
     media.close()
     record = json.loads((tmp_path / f"{EVENT.id}.json").read_text())
     assert record["end_time"] == T0 + 4.0 and record["top_score"] == 0.9
+    assert record["clip"] == EVENT.id
     assert record["clip_start"] <= EVENT.start_time - options.pre_roll_s + 1e-6
     assert record["clip_end"] >= T0 + 4.0 + options.post_roll_s - 1 / FPS
     video = cv2.VideoCapture(str(clip))
@@ -108,3 +112,35 @@ def test_a_broken_disk_loses_media_with_one_warning(
     warnings = [r.getMessage() for r in caplog.records if "not written" in r.getMessage()]
     assert 1 <= len(warnings) <= 4  # one per kind of file, not one per frame
     assert all("events and the stream go on" in w for w in warnings)
+
+
+def test_overlapping_events_share_one_clip_encoded_once(tmp_path: Path) -> None:
+    options = MediaOptions(tmp_path, snapshots=False, clips=True, pre_roll_s=1.0,
+                           post_roll_s=0.5)  # fmt: skip
+    media = EventMedia(options)
+    media.start()
+    other = replace(EVENT, id="1800000002.900000-def456", track_id=2, start_time=T0 + 2.9,
+                    frame_time=T0 + 3.0)  # fmt: skip
+    same_time = replace(EVENT, id="1800000001.900000-ghi789", track_id=3)
+    script: dict[int, EventMessage | list[EventMessage]] = {
+        # two at once: the second joins before the clip has even opened
+        40: [EventMessage("new", EVENT, EVENT), EventMessage("new", same_time, same_time)],
+        45: EventMessage("end", same_time, replace(same_time, end_time=T0 + 2.2)),
+        60: EventMessage("new", other, other),  # joins the clip EVENT opened
+        70: EventMessage("end", EVENT, replace(EVENT, end_time=T0 + 3.5)),
+        90: EventMessage("end", other, replace(other, end_time=T0 + 4.5)),
+    }
+    play(media, range(0, 120), script)
+    media.close()
+    assert [p.name for p in tmp_path.glob("*.mp4")] == [f"{EVENT.id}.mp4"]
+    first, second, third = (json.loads((tmp_path / f"{e.id}.json").read_text())
+                            for e in (EVENT, other, same_time))  # fmt: skip
+    assert first["clip"] == second["clip"] == third["clip"] == EVENT.id
+    assert first["clip_start"] == second["clip_start"] <= EVENT.start_time - 1.0
+    assert second["clip_end"] >= T0 + 4.5 + 0.5 - 1 / FPS  # post-roll after the last one
+    video = cv2.VideoCapture(str(tmp_path / f"{EVENT.id}.mp4"))
+    assert (
+        int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+        == round((second["clip_end"] - second["clip_start"]) * FPS) + 1
+    )  # each frame once
+    assert media.archive.file(other.id, "clip") == tmp_path / f"{EVENT.id}.mp4"

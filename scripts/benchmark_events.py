@@ -12,7 +12,7 @@ tracking only, `pisight run` with events, MQTT, snapshots and clips. Prints each
 inference FPS over the bench rate of its round, its peak RSS, and, from one run in real
 time (30 fps, as a camera), the detection-to-broker latency of every event message: its
 arrival at a subscriber less its frame_time (the capture time of the frame that made
-it), p50 and p99. Only ratios taken in one run are meant to be compared.
+it; new and update messages), p50 and p99. Only ratios taken in one run are meant to be compared.
 """
 
 from __future__ import annotations
@@ -73,8 +73,11 @@ class Arrivals:
 
     def _arrived(self, client: object, userdata: object, message: mqtt.MQTTMessage) -> None:
         now = time.time()
-        after = json.loads(message.payload)["after"]
-        self.latencies_ms.append((now - after["frame_time"]) * 1e3)
+        event = json.loads(message.payload)
+        # An end is sent when the track is given up (max_misses frames after its last
+        # sighting, its frame_time): only new and update come from the frame they name.
+        if event["type"] != "end":
+            self.latencies_ms.append((now - event["after"]["frame_time"]) * 1e3)
 
     def stop(self) -> None:
         self._client.loop_stop()

@@ -31,7 +31,7 @@ from pisight.device.events.archive import ClipFile, EventArchive
 from pisight.device.events.event import EventState
 
 log = logging.getLogger("pisight.events")
-QUEUE_ITEMS = 240  # work waiting for the writer; past it clip frames are dropped
+QUEUE_ITEMS = 120  # work waiting for the writer (4 s at 30 fps); past it frames are dropped
 DRAIN_S = 2.0  # on close, how long the writer may go on encoding before it skips frames
 
 

@@ -23,6 +23,7 @@ The output thread only appends to the ring and queues work for MediaWriter
 from __future__ import annotations
 
 import queue
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ class MediaOptions:
     clips: bool = False
     pre_roll_s: float = 5.0
     post_roll_s: float = 5.0
+    clip_fps: float = 10.0
+    """Frames per second a clip keeps: every frame it keeps costs a JPEG and an MP4 encode
+    on the Pi, and 10 show what happened."""
     max_clip_s: float = 120.0
     """A clip of an object that never leaves ends here; the event goes on."""
     retention: Retention = field(default_factory=Retention)
@@ -79,6 +83,7 @@ class EventMedia:
         self._ring: deque[tuple[float, bytes]] = deque()
         self._snapshots_due: dict[str, float] = {}  # event id -> from which frame time
         self._recording: _Recording | None = None
+        self._last_kept = 0.0  # monotonic time of the last frame asked for a clip
 
     @property
     def dropped(self) -> int:
@@ -98,7 +103,15 @@ class EventMedia:
         if stale:
             return False  # a frozen picture is no footage
         self._take_messages()
-        return self.options.clips or bool(self._snapshots_due)
+        if self._snapshots_due:
+            return True
+        if not self.options.clips:
+            return False
+        now = time.monotonic()  # the frame's own time is not known yet: pace by the clock
+        if now - self._last_kept < 0.95 / self.options.clip_fps:
+            return False
+        self._last_kept = now
+        return True
 
     def write(self, frame: AnnotatedFrame) -> None:
         if frame.jpeg is None:

@@ -45,7 +45,8 @@ def media_options(s: Settings) -> MediaOptions:
     retention = Retention(s.keep_events, s.keep_mb, s.keep_days)
     return MediaOptions(
         folder=s.media_dir or state_path("events"), snapshots=s.snapshots, clips=s.clips,
-        pre_roll_s=s.pre_roll, post_roll_s=s.post_roll, retention=retention,
+        pre_roll_s=s.pre_roll, post_roll_s=s.post_roll, clip_fps=s.clip_fps,
+        retention=retention,
     )  # fmt: skip
 
 

@@ -96,6 +96,7 @@ ROWS: list[tuple[str, str, Any, Any, list[str], Any, Get]] = [
      lambda p: p.media.pre_roll_s),
     ("media", "post_roll_s", 4, 4.0, ["--post-roll", "1.5"], 1.5,
      lambda p: p.media.post_roll_s),
+    ("media", "clip_fps", 5, 5.0, ["--clip-fps", "15"], 15.0, lambda p: p.media.clip_fps),
     ("media", "max_events", 9, 9, ["--keep-events", "10"], 10,
      lambda p: p.media.retention.max_events),
     ("media", "max_mb", 50, 50.0, ["--keep-mb", "60"], 60.0,

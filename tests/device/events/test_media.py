@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.helpers import wait_until
 
 FPS = 20.0
 T0 = 1_800_000_000.0
+UNPACED = float("inf")  # the test plays frames as fast as it can: keep every one
 EVENT = EventState("1800000001.900000-abc123", "cam", "person", 1, 0.6, 0.6, (10, 10, 30, 30),
                    (), (), T0 + 1.9, T0 + 2.0)  # fmt: skip
 
@@ -54,7 +56,7 @@ def lifecycle() -> dict[int, EventMessage]:
 
 def test_a_clip_holds_the_pre_roll_and_the_post_roll(tmp_path: Path) -> None:
     snapshots: list[bytes] = []
-    options = MediaOptions(tmp_path, clips=True, pre_roll_s=1.0, post_roll_s=0.5)
+    options = MediaOptions(tmp_path, clips=True, pre_roll_s=1.0, post_roll_s=0.5, clip_fps=UNPACED)
     media = EventMedia(options, on_snapshot=snapshots.append)
     media.start()
     play(media, range(0, 70), lifecycle())
@@ -102,7 +104,8 @@ def test_a_broken_disk_loses_media_with_one_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = tmp_path / "media"
-    media = EventMedia(MediaOptions(folder, clips=True, pre_roll_s=1.0, post_roll_s=0.5))
+    media = EventMedia(MediaOptions(folder, clips=True, pre_roll_s=1.0, post_roll_s=0.5,
+                                    clip_fps=UNPACED))  # fmt: skip
     media.start()
     shutil.rmtree(folder)
     folder.write_text("the folder is gone: every write fails")
@@ -116,7 +119,7 @@ def test_a_broken_disk_loses_media_with_one_warning(
 
 def test_overlapping_events_share_one_clip_encoded_once(tmp_path: Path) -> None:
     options = MediaOptions(tmp_path, snapshots=False, clips=True, pre_roll_s=1.0,
-                           post_roll_s=0.5)  # fmt: skip
+                           post_roll_s=0.5, clip_fps=UNPACED)  # fmt: skip
     media = EventMedia(options)
     media.start()
     other = replace(EVENT, id="1800000002.900000-def456", track_id=2, start_time=T0 + 2.9,
@@ -144,3 +147,13 @@ def test_overlapping_events_share_one_clip_encoded_once(tmp_path: Path) -> None:
         == round((second["clip_end"] - second["clip_start"]) * FPS) + 1
     )  # each frame once
     assert media.archive.file(other.id, "clip") == tmp_path / f"{EVENT.id}.mp4"
+
+
+def test_clips_keep_clip_fps_frames_a_second(tmp_path: Path) -> None:
+    media = EventMedia(MediaOptions(tmp_path, snapshots=False, clips=True, clip_fps=10.0))
+    asked = 0
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # a 200 fps stream for a second
+        asked += media.wants_frame(stale=False)
+        time.sleep(0.005)
+    assert 8 <= asked <= 12  # the rest are neither drawn, encoded nor kept

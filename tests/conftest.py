@@ -42,3 +42,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("test seconds per part (budget: docs/TESTING.md)")
         for line in budget.summary_lines():
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    """A mosquitto broker on a free loopback port (tests/broker.py), killed at the end."""
+    from tests.broker import Broker, have_mosquitto
+
+    if not have_mosquitto():
+        pytest.skip("needs Debian's mosquitto (.ci/run installs it)")
+    running = Broker(tmp_path)
+    running.start()
+    yield running
+    running.stop()

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pisight.device.events.archive import Retention
+from pisight.device.events.event import EventOptions
+from pisight.device.events.media import MediaOptions
 from pisight.device.live.options import parse_listen
 from pisight.device.model.detector import DetectorOptions
 from pisight.device.model.runtime import RUNTIMES, default_threads
@@ -93,6 +96,9 @@ def _key(section: str, name: str, kind: str, default: Any, flag: str | None, hel
 
 
 _TRACK = TrackerOptions()
+_EVENT = EventOptions()
+_MEDIA = MediaOptions(Path("."))
+_KEEP = Retention()
 _DETECT = DetectorOptions(model="")
 _KEYS = (
     _key("model", "path", "str", None, "--model",
@@ -149,6 +155,76 @@ _KEYS = (
     _key("tracking", "max_jump", "float", _TRACK.max_jump, "--max-jump",
          f"box sizes a lost track may move and still be found (default {_TRACK.max_jump})",
          "1.5", at_least(0)),
+    _key("events", "enabled", "bool", True, "--events",
+         "make new/update/end events from confirmed tracks, for MQTT; --no-events: none "
+         "(default on)", "true"),
+    _key("events", "classes", "strings", (), "--event-classes",
+         "labels that make events, comma-separated as a flag: person,car (default: all)",
+         '["person"]'),
+    _key("events", "min_score", "float", _EVENT.min_score, "--event-min-score",
+         f"best score a track needs to become an event (default {_EVENT.min_score})", "0.6",
+         between(0, 1)),
+    _key("events", "min_hits", "int", _EVENT.min_hits, "--event-min-hits",
+         f"detections a track needs to become an event (default {_EVENT.min_hits})", "5",
+         at_least(1)),
+    _key("media", "snapshots", "bool", False, "--snapshots",
+         "keep each event's best frame as a JPEG (and send it to MQTT's snapshot topic) "
+         "(default off)", "true"),
+    _key("media", "clips", "bool", False, "--clips",
+         "keep an MP4 clip of each event, from pre_roll_s before to post_roll_s after it "
+         "(default off)", "true"),
+    _key("media", "folder", "path", None, "--media-dir",
+         "where snapshots, clips and event records go (default $STATE_DIRECTORY/events, "
+         "else ~/.local/state/pisight/events)", '"/var/lib/pisight/events"'),
+    _key("media", "pre_roll_s", "float", _MEDIA.pre_roll_s, "--pre-roll",
+         f"seconds of video before an event's first sighting (default {_MEDIA.pre_roll_s:g})",
+         "5", between(0, 30)),
+    _key("media", "post_roll_s", "float", _MEDIA.post_roll_s, "--post-roll",
+         f"seconds of video after an event's end (default {_MEDIA.post_roll_s:g})", "5",
+         between(0, 60)),
+    _key("media", "clip_fps", "float", _MEDIA.clip_fps, "--clip-fps",
+         f"frames per second a clip keeps, each one an encode (default {_MEDIA.clip_fps:g})",
+         "10", between(1, 60)),
+    _key("media", "max_events", "int", _KEEP.max_events, "--keep-events",
+         f"events whose files are kept, the oldest go first (default {_KEEP.max_events})",
+         "500", at_least(1)),
+    _key("media", "max_mb", "float", _KEEP.max_mb, "--keep-mb",
+         f"MiB the folder may hold (default {_KEEP.max_mb:g})", "1000", at_least(1)),
+    _key("media", "max_age_days", "float", _KEEP.max_age_days, "--keep-days",
+         f"days an event's files are kept (default {_KEEP.max_age_days:g})", "7",
+         at_least(0.01)),
+    _key("mqtt", "host", "str", None, None,
+         "broker host name or address; set it (or give --mqtt) to publish events (default: "
+         "no MQTT)", '"192.168.1.10"'),
+    _key("mqtt", "port", "int", None, None, "broker port (default 1883, with tls 8883)",
+         "1883", between(1, 65535)),
+    _key("mqtt", "tls", "bool", False, None, "connect with TLS (default off)", "true"),
+    _key("mqtt", "ca_file", "path", None, None,
+         "CA certificate of a broker with its own CA (default: the system's CAs)",
+         '"/etc/pisight/broker-ca.pem"'),
+    _key("mqtt", "username", "str", None, None, "broker user name (default: none)",
+         '"pisight"'),
+    _key("mqtt", "password_file", "path", None, None,
+         "file whose first line is the broker password, chmod 600 (default: "
+         "$PISIGHT_MQTT_PASSWORD)", '"/etc/pisight/mqtt.password"'),
+    _key("mqtt", "client_id", "str", None, None, "MQTT client id (default pisight-<name>)",
+         '"pisight-porch"'),
+    _key("mqtt", "name", "str", None, None,
+         "this device's name in topics and in Home Assistant (default: the host name)",
+         '"porch"'),
+    _key("mqtt", "topic_prefix", "str", None, None,
+         "the start of every topic (default pisight/<name>)", '"pisight/porch"'),
+    _key("mqtt", "discovery", "bool", True, None,
+         "announce the entities to Home Assistant; false removes them (default on)", "true"),
+    _key("mqtt", "discovery_prefix", "str", "homeassistant", None,
+         "Home Assistant's discovery prefix (default homeassistant)", '"homeassistant"'),
+    _key("mqtt", "spool", "path", None, None,
+         "the file events wait in until the broker has them (default "
+         "$STATE_DIRECTORY/events.sqlite, else ~/.local/state/pisight/events.sqlite)",
+         '"/var/lib/pisight/events.sqlite"'),
+    _key("mqtt", "spool_max", "int", 10000, None,
+         "most events kept waiting; past it the oldest are dropped (default 10000)", "10000",
+         at_least(1)),
     _key("live", "enabled", "bool", True, "--serve",
          "serve the live view; --no-serve: no live view at all (default on)", "true"),
     _key("live", "listen", "str", "127.0.0.1:8080", "--listen",

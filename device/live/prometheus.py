@@ -61,6 +61,27 @@ _METRICS = (
     _Metric("pisight_viewers", "Connected stream viewers.", lambda s: s.viewers),
     _Metric("pisight_uptime_seconds", "Seconds since start.", lambda s: s.uptime_s),
     _Metric("pisight_tracks", "Confirmed tracks alive now.", lambda s: s.tracks),
+    _Metric("pisight_events_total", "Events started.", lambda s: s.events),
+    _Metric(
+        "pisight_events_spooled",
+        "Event messages waiting on disk for the broker.",
+        lambda s: s.events_spooled,
+    ),
+    _Metric(
+        "pisight_events_dropped_total",
+        "Event messages dropped: the spool was full.",
+        lambda s: s.events_dropped,
+    ),
+    _Metric(
+        "pisight_events_published_total",
+        "Event messages the broker acknowledged.",
+        lambda s: s.events_published,
+    ),
+    _Metric(
+        "pisight_mqtt_connected",
+        "1 while the MQTT broker is connected.",
+        lambda s: s.mqtt_connected,
+    ),
 )
 
 

@@ -13,13 +13,16 @@ frame to JPEG once, and only while someone watches; every viewer is sent those s
     server.stop()
 
 Endpoints: ``/`` (page), ``/stream.mjpg``, ``/snapshot.jpg``, ``/metrics`` (Prometheus
-text), ``/healthz`` (JSON, 200 while frames flow).
+text), ``/healthz`` (JSON, 200 while frames flow), and with event media ``/events`` and
+each event's snapshot and clip (event_pages.py).
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import os
+import shutil
 import socket
 import threading
 import time
@@ -32,7 +35,9 @@ from socketserver import TCPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from pisight.device.events.archive import EventArchive
 from pisight.device.live.broadcast import FrameBroadcast
+from pisight.device.live.event_pages import event_answer, is_event_path
 from pisight.device.live.options import (
     ServerOptions,
     authorized,
@@ -61,8 +66,10 @@ class _Server(ThreadingHTTPServer):
         broadcast: FrameBroadcast,
         status: Callable[[], RunStatus],
         page: bytes,
+        events: EventArchive | None = None,
     ) -> None:
         self.options, self.broadcast, self.status, self.page = options, broadcast, status, page
+        self.events = events
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
         if ":" in options.host:
@@ -140,7 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         try:
             self._drain_body()
-            route = _ROUTES.get(urlsplit(self.path).path)
+            path = urlsplit(self.path).path
+            route = "_events" if is_event_path(path) else _ROUTES.get(path)
             if not self.admitted:
                 self._reply(503, b"too many connections\n", {"Retry-After": "5"})
             elif not authorized(self.headers.get("Authorization", ""), self.server.options.auth):
@@ -201,6 +209,21 @@ class _Handler(BaseHTTPRequestHandler):
             status = replace(status, viewers=self.server.broadcast.viewers)
         return status
 
+    def _events(self) -> None:
+        url = urlsplit(self.path)
+        answer = event_answer(self.server.events, url.path, url.query)
+        if answer.file is None:
+            self._reply(answer.code, answer.body, content_type=answer.content_type)
+            return
+        with answer.file.open("rb") as file:
+            self.send_response(answer.code)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(os.fstat(file.fileno()).st_size))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if self.command != "HEAD":
+                shutil.copyfileobj(file, self.wfile, 64 * 1024)
+
     def _snapshot(self) -> None:
         broadcast = self.server.broadcast
         current = broadcast.latest()
@@ -246,16 +269,20 @@ class LiveServer:
     """Serves the broadcast and status over HTTP from a daemon thread."""
 
     def __init__(
-        self, options: ServerOptions, broadcast: FrameBroadcast, status: Callable[[], RunStatus]
-    ) -> None:
+        self, options: ServerOptions, broadcast: FrameBroadcast, status: Callable[[], RunStatus],
+        events: EventArchive | None = None,
+    ) -> None:  # fmt: skip
         self._options, self._broadcast, self._status = options, broadcast, status
+        self._events = events
         self._page = _load_page(options.title)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         try:
-            self._server = _Server(self._options, self._broadcast, self._status, self._page)
+            self._server = _Server(
+                self._options, self._broadcast, self._status, self._page, self._events
+            )
         except OSError as exc:
             raise bind_error(self._options.host, self._options.port, exc) from exc
         self._thread = threading.Thread(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pisight.device.events.event import EventOptions
 from pisight.device.pipeline.staleness import INVOKE_TIMEOUT_S, STALE_AFTER_S
 from pisight.device.track.tracks import TrackerOptions
 from pisight.device.zones.geometry import Line, Zone
@@ -54,7 +55,11 @@ class PipelineOptions:
     """Zones to count tracks in (needs the tracker)."""
     lines: tuple[Line, ...] = ()
     """Lines to count tracks crossing (needs the tracker)."""
+    events: EventOptions | None = None
+    """Make new/update/end events from the tracks (needs the tracker); None: no events."""
 
     def __post_init__(self) -> None:
         if (self.zones or self.lines) and self.tracker is None:
             raise ValueError("zones and lines count tracks: they need tracking on")
+        if self.events is not None and self.tracker is None:
+            raise ValueError("events are made from tracks: they need tracking on")

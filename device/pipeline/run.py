@@ -7,7 +7,7 @@
 
 Open http://HOST:PORT/ for the live annotated stream. Ends with exit 0 at --frames N,
 at the end of a file (unless --loop), on SIGINT or SIGTERM, and prints one summary line.
-Every flag but --config, --check-config, --auth and --frames is also a key of the TOML
+Every flag but --config, --check-config, --auth, --mqtt and --frames is also a key of the TOML
 file (config/keys.py; scripts/pisight.toml is the annotated example).
 """
 
@@ -27,6 +27,10 @@ from pisight.device.config.keys import FLAG_KEYS, arg_type
 from pisight.device.config.keys import input_range as input_range  # pisight convert uses it
 from pisight.device.config.load import Config, load_config
 from pisight.device.config.merge import AUTH_ENV, Settings, credentials, merge
+from pisight.device.config.mqtt import mqtt_options
+from pisight.device.events.event import EventSink
+from pisight.device.events.media import EventMedia, MediaOptions
+from pisight.device.events.mqtt_options import PASSWORD_ENV, MqttOptions
 from pisight.device.live.broadcast import BroadcastSink, FrameBroadcast
 from pisight.device.live.options import ServerOptions, check_exposure, parse_listen
 from pisight.device.live.server import LiveServer
@@ -37,11 +41,14 @@ from pisight.device.model.probe import check_model
 from pisight.device.model.runtime import default_threads
 from pisight.device.pipeline.capture import CaptureWorker
 from pisight.device.pipeline.cores import pin_current_thread, plan_cores
+from pisight.device.pipeline.event_plan import event_options, make_publisher, media_options
 from pisight.device.pipeline.handoff import LatestSlot
 from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stages import Pipeline
 from pisight.device.pipeline.stats import Summary
+from pisight.device.pipeline.status import RunStatus
 from pisight.device.pipeline.systemd import systemd_hooks
+from pisight.device.render.frame_sink import FrameSink
 from pisight.device.sources.base import FrameSource
 from pisight.device.sources.files import open_source
 from pisight.device.track.tracks import TrackerOptions
@@ -76,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"USER:PASS for the live view (visible in ps: prefer --auth-file or ${AUTH_ENV})",
     )
+    add("--mqtt", default=None, metavar="URL",
+        help="publish events to mqtt://[USER@]HOST[:PORT] (mqtts:// for TLS), over [mqtt] of "
+        f"the file; the password from [mqtt] password_file or ${PASSWORD_ENV}")  # fmt: skip
     add("--frames", type=int, default=None, help="stop after N processed frames")
 
 
@@ -103,6 +113,8 @@ class RunPlan:
     source: SourceArgs
     probe: bool
     config: Config | None
+    mqtt: MqttOptions | None = None
+    media: MediaOptions | None = None
 
 
 def detector_options(s: Settings) -> DetectorOptions:
@@ -145,6 +157,8 @@ def _validate(s: Settings) -> None:
     if (s.zones or s.lines) and not s.track:
         fix = "drop --no-track" if s.origin["track"] == "flag" else "set enabled = true"
         raise s.error("track", f"the zones and lines of the file count tracks; {fix}")
+    if s.events and not s.track and s.origin["events"] != "default":
+        raise s.error("events", "events are made from tracks; turn tracking on or events off")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -165,15 +179,17 @@ def plan(args: argparse.Namespace) -> RunPlan:
         if s.track
         else None
     )
+    mqtt = mqtt_options(s)
+    media = media_options(s)
     pipeline = PipelineOptions(
         max_frames=s.frames, detections_jsonl=s.detections, metrics_csv=s.log,
         record_mp4=s.record, jpeg_quality=s.jpeg_quality, overlay=s.overlay,
-        tracker=tracker, zones=s.zones, lines=s.lines,
+        tracker=tracker, zones=s.zones, lines=s.lines, events=event_options(s, mqtt, media),
     )  # fmt: skip
     title = f"pisight · {Path(s.model).name}"
     server = server_options(s, title) if s.serve else None
     source = SourceArgs(s.source or default_source(), s.loop, s.width, s.height, s.realtime)
-    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config)
+    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config, mqtt, media)
 
 
 def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
@@ -210,6 +226,12 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
         pin_current_thread(cores.io)  # capture, pipeline and server threads inherit it
     model = Path(run.detector.model).name
     serve = run.server
+    # Before the capture starts: an unusable spool file stops the run with nothing open.
+    publisher = None
+    if run.mqtt is not None and run.pipeline.events is not None:
+        publisher = make_publisher(run.mqtt, run.pipeline, run.media, detector.labels, model)
+    on_snapshot = publisher.publish_snapshot if publisher else None
+    media = EventMedia(run.media, on_snapshot) if run.media and run.media.enabled else None
     frames = LatestSlot()
     capture = CaptureWorker(run.source.open, frames)
     capture.start()
@@ -219,12 +241,26 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     )  # fmt: skip
     broadcast = FrameBroadcast()
     # One ServerOptions paces both the encoder (the sink) and each viewer (the server).
-    sinks = [BroadcastSink(broadcast, serve)] if serve else []
-    pipeline = Pipeline(detector, capture, frames, options, sinks)
+    sinks: list[FrameSink] = [BroadcastSink(broadcast, serve)] if serve else []
+    event_sinks: list[EventSink] = [publisher] if publisher else []
+    if media:
+        sinks.append(media)
+        event_sinks.append(media)
+    pipeline = Pipeline(detector, capture, frames, options, sinks, event_sinks)
+
+    def status() -> RunStatus:
+        readings = publisher.readings() if publisher else {}
+        return replace(pipeline.status(), model=model, **readings)
+
     server = None
     try:
+        if publisher:
+            publisher.watch_counts(pipeline.counts)
+            publisher.start()
+        if media:
+            media.start()  # the pipeline closes it with its other frame sinks
         if serve:
-            server = LiveServer(serve, broadcast, lambda: replace(pipeline.status(), model=model))
+            server = LiveServer(serve, broadcast, status, media.archive if media else None)
             server.start()
             host, port = server.address
             log.info("live view on http://%s:%d/", host if ":" not in host else f"[{host}]", port)
@@ -233,6 +269,8 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
         capture.stop()
         if server:
             server.stop()
+        if publisher:
+            publisher.close()  # after the pipeline: its last events are in the inbox
     if pipeline.error is not None:
         raise RuntimeError(f"the pipeline stopped: {pipeline.error}")
     return summary
@@ -242,6 +280,8 @@ def _check_class_names(detector: Detector, run: RunPlan) -> None:
     """A class the model does not know would silently count or keep nothing: refuse it."""
     known = {name for name in detector.labels.names if name != PLACEHOLDER}
     wanted = [("--classes", name) for name in run.detector.classes]
+    if run.pipeline.events is not None:
+        wanted += [("--event-classes", name) for name in run.pipeline.events.classes]
     for kind, places in (("zone", run.pipeline.zones), ("line", run.pipeline.lines)):
         wanted += [(f"{kind} {place.name!r}", name) for place in places for name in place.classes]
     for where, name in wanted:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from pisight.device.events.event import EventSink
 from pisight.device.model.detections import Detections
 from pisight.device.model.detector import Detector, RawOutputs
 from pisight.device.pipeline.capture import CaptureWorker
@@ -38,6 +39,7 @@ from pisight.device.render.frame_sink import FrameSink
 from pisight.device.render.renderer import StreamRenderer
 from pisight.device.render.sinks import DetectionLog, MetricsLog, Recorder
 from pisight.device.sources.frames import Frame
+from pisight.device.zones.counting import Counts
 
 log = logging.getLogger("pisight.pipeline")
 SHUTDOWN_S = 3.0  # all threads together; SIGTERM must end the process within 5 s
@@ -70,8 +72,10 @@ class Pipeline:
         frame_slot: LatestSlot[Frame],
         options: PipelineOptions,
         sinks: Sequence[FrameSink] = (),
+        event_sinks: Sequence[EventSink] = (),
     ) -> None:
-        """sinks: outputs from outside (the live view); the recorder comes from options."""
+        """sinks: outputs from outside (the live view); the recorder comes from options.
+        event_sinks: where events go (the MQTT publisher), with options.events set."""
         self.detector = detector
         self.capture = capture
         self.options = options
@@ -102,7 +106,9 @@ class Pipeline:
         )  # fmt: skip
         self._watchdog = InvokeWatchdog(options.invoke_timeout_s)
         self._tracking = (
-            TrackingStage(options.tracker, options.zones, options.lines)
+            TrackingStage(
+                options.tracker, options.zones, options.lines, options.events, event_sinks
+            )
             if options.tracker
             else None
         )
@@ -149,6 +155,8 @@ class Pipeline:
         deadline = time.monotonic() + SHUTDOWN_S
         for thread in self._threads:  # an abandoned inference thread is not waited for
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self._tracking:
+            self._tracking.close()  # after the decode thread: the last events come last
         summary = self.summary()
         if self._metrics_log:
             self._metrics_log.write(summary.in_status(self.status()), row="summary")
@@ -256,7 +264,10 @@ class Pipeline:
             if result is None:  # the same verdict /healthz gives, from the same status
                 self._renderer.publish_stale(self.status().stale_reason)
             else:
-                self._renderer.render(result.frame.image, result.detections, self.status())
+                frame = result.frame
+                self._renderer.render(
+                    frame.image, result.detections, self.status(), frame.t_capture
+                )
 
     def _metrics_loop(self) -> None:
         interval = self.options.metrics_interval_s
@@ -275,12 +286,17 @@ class Pipeline:
         """Frames captured that never reached inference."""
         return self.capture.dropped + self._prepared.dropped
 
+    def counts(self) -> Counts | None:
+        """Zone and line counts now (any thread); None without tracking."""
+        return self._tracking.counts() if self._tracking else None
+
     def status(self) -> RunStatus:
         tracking = self._tracking
         counts = tracking.counts() if tracking else None
         return replace(
             self.stats.snapshot(),
             tracks=tracking.active if tracking else None,
+            events=tracking.events_started if tracking else None,
             zones=counts.zones if counts else (),
             lines=counts.lines if counts else (),
             dropped_frames=self.dropped,

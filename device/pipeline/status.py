@@ -74,6 +74,16 @@ class RunStatus:
     """Occupancy, entries and exits of each configured zone, per class."""
     lines: tuple[LineCount, ...] = field(default=(), metadata=_ADDED_LATER)
     """Crossings of each configured line, per direction and class."""
+    events: int | None = field(default=None, metadata=_ADDED_LATER)
+    """Events started since the run began; None when events are off."""
+    events_spooled: int | None = field(default=None, metadata=_ADDED_LATER)
+    """Event messages waiting on disk for the broker; None without MQTT."""
+    events_dropped: int | None = field(default=None, metadata=_ADDED_LATER)
+    """Event messages dropped because the spool was full (the oldest go first)."""
+    events_published: int | None = field(default=None, metadata=_ADDED_LATER)
+    """Event messages the broker acknowledged."""
+    mqtt_connected: bool | None = field(default=None, metadata=_ADDED_LATER)
+    """Whether the broker is connected now; None without MQTT."""
     stale_after_s: float = field(default=STALE_AFTER_S, metadata=_NOT_REPORTED)
     """Above this last_frame_age_s the run is stale (PipelineOptions.stale_after_s)."""
 

@@ -33,6 +33,9 @@ class AnnotatedFrame:
     jpeg: bytes | None = None
     """The picture encoded once for every "jpeg" sink; None when no such sink wanted this
     frame, or when encoding failed."""
+    t_capture: float = 0.0
+    """The frame's capture time (Unix s), as its detections and events have it; 0 for a
+    re-sent stale picture."""
 
 
 class FrameSink(Protocol):

@@ -44,7 +44,9 @@ class StreamRenderer:
         self._last_marked = 0.0
         self._last_scene: np.ndarray | None = None
 
-    def render(self, image: np.ndarray, detections: Detections, status: RunStatus) -> None:
+    def render(
+        self, image: np.ndarray, detections: Detections, status: RunStatus, t_capture: float = 0.0
+    ) -> None:
         """Draw on image (in place: the pipeline hands each frame over once)."""
         wanting = [sink for sink in self._sinks if sink.wants_frame(stale=False)]
         if not wanting:
@@ -55,7 +57,7 @@ class StreamRenderer:
         if self._overlay:
             scene = self._overlay.annotate(scene, status)
         self._last_scene = scene
-        self._hand_over(scene, wanting)
+        self._hand_over(scene, wanting, t_capture)
 
     def publish_stale(self, reason: str | None) -> None:
         """Re-send the last picture with a stale marker, at most once a second."""
@@ -72,11 +74,11 @@ class StreamRenderer:
         for sink in self._sinks:
             sink.close()
 
-    def _hand_over(self, scene: np.ndarray, sinks: list[FrameSink]) -> None:
+    def _hand_over(self, scene: np.ndarray, sinks: list[FrameSink], t_capture: float = 0.0) -> None:
         jpeg = None
         if any(sink.frame_format == "jpeg" for sink in sinks):
             ok, encoded = cv2.imencode(".jpg", scene, self._quality)
             jpeg = encoded.tobytes() if ok else None
-        frame = AnnotatedFrame(scene, jpeg)
+        frame = AnnotatedFrame(scene, jpeg, t_capture)
         for sink in sinks:
             sink.write(frame)

@@ -4,6 +4,7 @@
     counter.update(tracker.tracks, tracker.ended, frame.width, frame.height)
     counts = counter.counts()          # a frozen Counts; RunStatus carries it
     counts.zones[0].occupancy          # {"person": 2}
+    counter.zones_of()                 # {7: ("door",)}: where each track is now
 
 Rules, so counts neither double nor go stale:
 - a zone's entries count every time a track comes inside (first seen inside included);
@@ -205,6 +206,16 @@ class ZoneCounter:
                         state.see(track, width, height)
                 for track in ended:
                     state.end(track.track_id)
+
+    def zones_of(self) -> dict[int, tuple[str, ...]]:
+        """Track id -> the zones it is inside now, in config order (an event's zones)."""
+        inside: dict[int, list[str]] = {}
+        with self._lock:
+            for state in self._states:
+                if isinstance(state, _ZoneState):
+                    for track_id in state.inside:
+                        inside.setdefault(track_id, []).append(state.zone.name)
+        return {track_id: tuple(names) for track_id, names in inside.items()}
 
     def counts(self) -> Counts:
         with self._lock:

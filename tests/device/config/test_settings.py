@@ -7,6 +7,7 @@ loading a model: DetectorOptions, PipelineOptions, ServerOptions and the source'
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from pisight.device.cli import build_parser
 from pisight.device.config.keys import FLAG_KEYS
+from pisight.device.events.event import EventOptions
 from pisight.device.live.options import ServerOptions
 from pisight.device.model.detector import DetectorOptions
 from pisight.device.model.runtime import default_threads
@@ -78,6 +80,29 @@ ROWS: list[tuple[str, str, Any, Any, list[str], Any, Get]] = [
      lambda p: p.pipeline.tracker.match_iou),
     ("tracking", "max_jump", 2, 2.0, ["--max-jump", "1"], 1.0,
      lambda p: p.pipeline.tracker.max_jump),
+    ("events", "enabled", False, None, ["--events"], EventOptions(camera=socket.gethostname()),
+     lambda p: p.pipeline.events),
+    ("events", "classes", ["person"], ("person",), ["--event-classes", "car,dog"],
+     ("car", "dog"), lambda p: p.pipeline.events.classes),
+    ("events", "min_score", 0.7, 0.7, ["--event-min-score", "0.4"], 0.4,
+     lambda p: p.pipeline.events.min_score),
+    ("events", "min_hits", 6, 6, ["--event-min-hits", "2"], 2,
+     lambda p: p.pipeline.events.min_hits),
+    ("media", "snapshots", True, True, ["--no-snapshots"], False, lambda p: p.media.snapshots),
+    ("media", "clips", True, True, ["--no-clips"], False, lambda p: p.media.clips),
+    ("media", "folder", "/m", Path("/m"), ["--media-dir", "/n"], Path("/n"),
+     lambda p: p.media.folder),
+    ("media", "pre_roll_s", 3, 3.0, ["--pre-roll", "2"], 2.0,
+     lambda p: p.media.pre_roll_s),
+    ("media", "post_roll_s", 4, 4.0, ["--post-roll", "1.5"], 1.5,
+     lambda p: p.media.post_roll_s),
+    ("media", "clip_fps", 5, 5.0, ["--clip-fps", "15"], 15.0, lambda p: p.media.clip_fps),
+    ("media", "max_events", 9, 9, ["--keep-events", "10"], 10,
+     lambda p: p.media.retention.max_events),
+    ("media", "max_mb", 50, 50.0, ["--keep-mb", "60"], 60.0,
+     lambda p: p.media.retention.max_mb),
+    ("media", "max_age_days", 2, 2.0, ["--keep-days", "0.5"], 0.5,
+     lambda p: p.media.retention.max_age_days),
     ("live", "enabled", False, None, ["--serve"], "127.0.0.1",
      lambda p: p.server and p.server.host),
     ("live", "listen", "127.0.0.1:9000", 9000, ["--listen", "9001"], 9001,
@@ -166,6 +191,10 @@ def test_credentials_in_order_auth_auth_file_file_key_environment(
         ({}, ["--jpeg-quality", "0"], "--jpeg-quality must be between 1 and 100"),
         ({}, ["--listen", "0.0.0.0:99999"], "--listen expected HOST:PORT"),
         ({"logs": {"metrics": "."}}, [], r"\[logs\] metrics = \"\.\": \. is a directory"),
+        ({"media": {"clips": True}}, ["--no-events"],
+         "snapshots and clips are of events, and --no-events turns them off"),
+        ({"events": {"enabled": True}}, ["--no-track"], r"\[events\] enabled = true: events are"),
+        ({}, ["--pre-roll", "31"], "--pre-roll must be between 0 and 30"),
     ],
 )  # fmt: skip
 def test_bad_settings_name_their_flag_or_file_line(tmp_path: Path, file, flags, message) -> None:

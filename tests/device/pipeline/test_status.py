@@ -134,3 +134,15 @@ def test_metrics_carry_zone_and_line_counters_labelled_by_name_and_class() -> No
     assert 'pisight_zone_occupancy{zone="door",class="cat"} 0\n' in text  # it left: 0, kept
     assert 'pisight_zone_exits_total{zone="door",class="cat"} 1\n' in text
     assert 'pisight_line_crossings_total{line="say \\"hi\\"",direction="out",class="car"} 1' in text
+
+
+def test_metrics_carry_the_event_and_broker_readings() -> None:
+    status = RunStatus(events=4, events_spooled=2, events_dropped=1, events_published=7,
+                       mqtt_connected=False)  # fmt: skip
+    text = render_metrics(status)
+    assert "pisight_events_total 4\n" in text
+    assert "# TYPE pisight_events_spooled gauge\npisight_events_spooled 2\n" in text
+    assert "# TYPE pisight_events_dropped_total counter\npisight_events_dropped_total 1\n" in text
+    assert "pisight_events_published_total 7\n" in text and "pisight_mqtt_connected 0\n" in text
+    assert "events_spooled" not in RunStatus().to_json()  # without MQTT: not there at all
+    assert "pisight_mqtt_connected" not in render_metrics(RunStatus())

@@ -45,6 +45,8 @@ def test_unit_is_notify_watchdog_and_hardened() -> None:
     # The password comes from the environment file, never the command line (/proc/PID/cmdline).
     assert "AUTH" not in service["ExecStart"] + service["ExecStartPre"]
     assert "/var/log/pisight" in service["ReadWritePaths"]
+    # The MQTT spool's default home under ProtectSystem=strict (events/mqtt_options.py).
+    assert service["StateDirectory"] == "pisight"
 
 
 def test_systemd_analyze_verify(tmp_path: Path) -> None:

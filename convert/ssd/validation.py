@@ -1,4 +1,4 @@
-"""Validation mAP of a Keras SSD without a TFLite round trip: predict, decode, per-class NMS.
+"""Validation mAP of a Keras SSD without a TFLite round trip: predict, decode, NMS as bundles do.
 
     validation = Validation(config, anchors, val_set)     # decodes the images once
     scores = validation.scores(model)                     # CocoScores: map50, map50_95
@@ -39,23 +39,28 @@ class Validation:
     def _detect(
         self, box_encodings: tf.Tensor, class_logits: tf.Tensor, start: int
     ) -> list[Detections]:
+        """As the bundle's TFLite_Detection_PostProcess does (ssd/export.py: fast NMS, one
+        class per box, across classes): per-class NMS keeps more boxes and once scored a
+        pruned model 1.5 points above its own TFLite conversion, hiding what pruning cost."""
         boxes = np.stack([decode_boxes(e, self.anchors) for e in box_encodings.numpy()])
-        nms = tf.image.combined_non_max_suppression(
-            boxes[:, :, None, :], tf.sigmoid(class_logits[:, :, 1:]),
-            max_output_size_per_class=self.config.max_detections,
-            max_total_size=self.config.max_detections,
-            iou_threshold=self.config.nms_iou_threshold,
-            score_threshold=self.config.nms_score_threshold,
-        )  # fmt: skip
+        probabilities = tf.sigmoid(class_logits[:, :, 1:]).numpy()
+        nmsed = []
+        for image_boxes, image_scores in zip(boxes, probabilities, strict=True):
+            best, classes = image_scores.max(axis=1), image_scores.argmax(axis=1)
+            keep = tf.image.non_max_suppression(
+                image_boxes, best, max_output_size=self.config.max_detections,
+                iou_threshold=self.config.nms_iou_threshold,
+                score_threshold=self.config.nms_score_threshold,
+            ).numpy()  # fmt: skip
+            nmsed.append((image_boxes[keep], best[keep], classes[keep].astype(np.int32)))
         found = []
-        for i, count in enumerate(nms.valid_detections.numpy()):
+        for i, (kept_boxes, scores, class_ids) in enumerate(nmsed):
             sample = self.dataset.samples[start + i]
-            ymin, xmin, ymax, xmax = nms.nmsed_boxes[i, :count].numpy().T
+            ymin, xmin, ymax, xmax = kept_boxes.reshape(-1, 4).T
             xyxy = np.stack([xmin * sample.width, ymin * sample.height,
                              xmax * sample.width, ymax * sample.height], axis=1)  # fmt: skip
-            class_ids = nms.nmsed_classes[i, :count].numpy().astype(np.int32)
             found.append(Detections(
-                xyxy.astype(np.float32), nms.nmsed_scores[i, :count].numpy(), class_ids,
+                xyxy.astype(np.float32), scores.astype(np.float32), class_ids,
                 tuple(self.config.labels[c] for c in class_ids),
             ))  # fmt: skip
         return found

@@ -12,22 +12,28 @@ drift apart. scripts/pisight.toml documents every key here (a test compares them
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pisight.device.config.checks import (
+    Check,
+    at_least,
+    between,
+    class_list,
+    input_range,
+    listen_address,
+    toml_number,
+    toml_point,
+)
 from pisight.device.events.archive import Retention
 from pisight.device.events.event import EventOptions
 from pisight.device.events.media import MediaOptions
-from pisight.device.live.options import parse_listen
 from pisight.device.model.detector import DetectorOptions
 from pisight.device.model.runtime import RUNTIMES, default_threads
 from pisight.device.track.tracks import TrackerOptions
 from pisight.device.zones.geometry import ANCHORS
-
-Check = Callable[[Any], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -50,44 +56,6 @@ class Key:
     def dest(self) -> str | None:
         """The argparse attribute of the flag (and of the merged settings)."""
         return self.flag.removeprefix("--").replace("-", "_") if self.flag else None
-
-
-def input_range(value: str) -> tuple[float, float]:
-    """argparse type for --input-range LOW,HIGH (also used by pisight convert)."""
-    try:
-        low, high = (float(v) for v in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            "--input-range takes LOW,HIGH such as -1,1 or 0,1"
-        ) from None
-    if high <= low:
-        raise argparse.ArgumentTypeError("--input-range needs LOW < HIGH")
-    return low, high
-
-
-def class_list(value: str) -> tuple[str, ...]:
-    """argparse type for --classes a,b: comma-separated labels, blanks dropped."""
-    return tuple(c.strip() for c in value.split(",") if c.strip())
-
-
-def between(low: float, high: float, *, open_: bool = False) -> Check:
-    def check(value: Any) -> str | None:
-        inside = low < value < high if open_ else low <= value <= high
-        return None if inside else f"must be between {low:g} and {high:g}"
-
-    return check
-
-
-def at_least(low: float) -> Check:
-    return lambda value: None if value >= low else f"must be at least {low:g}"
-
-
-def _listen(value: str) -> str | None:
-    try:
-        parse_listen(value)
-    except ValueError as exc:
-        return str(exc).split(": ", 1)[-1]  # drop parse_listen's "--listen 'x': " prefix
-    return None
 
 
 def _key(section: str, name: str, kind: str, default: Any, flag: str | None, help: str,
@@ -228,7 +196,7 @@ _KEYS = (
     _key("live", "enabled", "bool", True, "--serve",
          "serve the live view; --no-serve: no live view at all (default on)", "true"),
     _key("live", "listen", "str", "127.0.0.1:8080", "--listen",
-         "HOST:PORT of the live view (default 127.0.0.1:8080)", '"0.0.0.0:8080"', _listen),
+         "HOST:PORT of the live view (default 127.0.0.1:8080)", '"0.0.0.0:8080"', listen_address),
     _key("live", "auth_file", "str", None, "--auth-file",
          "file whose first line is USER:PASS for the live view's Basic auth "
          "(default: $PISIGHT_AUTH)", '"/etc/pisight/live.auth"'),
@@ -277,22 +245,6 @@ ARRAYS: dict[str, dict[str, Key]] = {
 }  # fmt: skip
 
 
-def _number(raw: Any) -> float:
-    # bool is an int in Python; in a config file `true` is never a number.
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ValueError("must be a number")
-    return float(raw)
-
-
-def _point(raw: Any) -> tuple[float, float]:
-    if not isinstance(raw, list) or len(raw) != 2:
-        raise ValueError("must be a point [x, y]")
-    try:
-        return _number(raw[0]), _number(raw[1])
-    except ValueError:
-        raise ValueError("must be a point [x, y] of two numbers") from None
-
-
 def _convert(key: Key, raw: Any) -> Any:
     kind = key.kind
     if kind == "bool":
@@ -304,7 +256,7 @@ def _convert(key: Key, raw: Any) -> Any:
             raise ValueError("must be a whole number")
         return raw
     if kind == "float":
-        return _number(raw)
+        return toml_number(raw)
     if kind in ("str", "path", "choice"):
         if not isinstance(raw, str) or not raw.strip():
             raise ValueError("must be a non-empty string in quotes")
@@ -316,16 +268,16 @@ def _convert(key: Key, raw: Any) -> Any:
             raise ValueError("must be a list of strings")
         return tuple(s.strip() for s in raw)
     if kind == "range":
-        low, high = _point(raw)
+        low, high = toml_point(raw)
         if high <= low:
             raise ValueError("needs [low, high] with low < high")
         return low, high
     if kind == "point":
-        return _point(raw)
+        return toml_point(raw)
     if kind == "points":
         if not isinstance(raw, list):
             raise ValueError("must be a list of points [[x, y], ...]")
-        return tuple(_point(p) for p in raw)
+        return tuple(toml_point(p) for p in raw)
     raise AssertionError(f"unknown kind {kind}")
 
 

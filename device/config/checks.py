@@ -1,0 +1,70 @@
+"""Value checks and flag types the settings table (keys.py) is built with.
+
+between(0, 1)(1.5)          # "must be between 0 and 1"; None when the value is fine
+input_range("-1,1")         # (-1.0, 1.0), the argparse type of --input-range
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from pisight.device.live.options import parse_listen
+
+Check = Callable[[Any], "str | None"]
+"""None when a value is fine, else what is wrong with it (the end of a one-line error)."""
+
+
+def input_range(value: str) -> tuple[float, float]:
+    """argparse type for --input-range LOW,HIGH (also used by pisight convert)."""
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "--input-range takes LOW,HIGH such as -1,1 or 0,1"
+        ) from None
+    if high <= low:
+        raise argparse.ArgumentTypeError("--input-range needs LOW < HIGH")
+    return low, high
+
+
+def class_list(value: str) -> tuple[str, ...]:
+    """argparse type for --classes a,b: comma-separated labels, blanks dropped."""
+    return tuple(c.strip() for c in value.split(",") if c.strip())
+
+
+def between(low: float, high: float, *, open_: bool = False) -> Check:
+    def check(value: Any) -> str | None:
+        inside = low < value < high if open_ else low <= value <= high
+        return None if inside else f"must be between {low:g} and {high:g}"
+
+    return check
+
+
+def at_least(low: float) -> Check:
+    return lambda value: None if value >= low else f"must be at least {low:g}"
+
+
+def listen_address(value: str) -> str | None:
+    try:
+        parse_listen(value)
+    except ValueError as exc:
+        return str(exc).split(": ", 1)[-1]  # drop parse_listen's "--listen 'x': " prefix
+    return None
+
+
+def toml_number(raw: Any) -> float:
+    # bool is an int in Python; in a config file `true` is never a number.
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError("must be a number")
+    return float(raw)
+
+
+def toml_point(raw: Any) -> tuple[float, float]:
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise ValueError("must be a point [x, y]")
+    try:
+        return toml_number(raw[0]), toml_number(raw[1])
+    except ValueError:
+        raise ValueError("must be a point [x, y] of two numbers") from None

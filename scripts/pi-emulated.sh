@@ -254,12 +254,17 @@ run_arm64() { # as the service runs it: user pisight, the installed venv and bun
     local uid gid name source
     uid=$(awk -F: '$1 == "pisight" {print $3}' "$ROOT_A/etc/passwd")
     gid=$(awk -F: '$1 == "pisight" {print $4}' "$ROOT_A/etc/passwd")
+    # The first run loads the model through the sandboxed probe as the service does; the
+    # second skips it: under qemu on a busy host one load once took over the probe's 10 s
+    # (load average 7; about 1 s idle, and far less on a Pi 4).
+    local probe=--probe
     for name in video frames; do
         source=/srv/pisight-src/clip.avi
-        [ "$name" = frames ] && source=/srv/pisight-src/frames
+        [ "$name" = frames ] && source=/srv/pisight-src/frames && probe=--no-probe
         in_root "$ROOT_A" --userspec="$uid:$gid" env HOME=/tmp \
             /opt/pisight/venv/bin/pisight run --model /opt/pisight/models/current \
-            --source "$source" --frames 30 --detections "/tmp/arm64-$name.jsonl" --no-serve
+            --source "$source" --frames 30 --detections "/tmp/arm64-$name.jsonl" --no-serve \
+            "$probe"
         cp "$ROOT_A/tmp/arm64-$name.jsonl" "$WORK/"
     done
     in_root "$ROOT_A" /opt/pisight/venv/bin/python -c \
@@ -281,6 +286,22 @@ compare_runs() {
     "$HOST_PY" "$HELPERS/decode_frames.py" diff "$WORK/frames" "$ROOT_A/tmp/arm64-frames"
 }
 
+# A venv holding pisight from $WHEEL only (pip install --no-deps), its dependencies from
+# the checkout's .venv through a .pth, as tests/device/fleet/test_flash_installed.py does.
+installed_pisight() {
+    local venv="$WORK/installed-venv" site
+    if [ ! -x "$venv/bin/pisight" ]; then
+        "$HOST_PY" -m venv --without-pip "$venv"
+        site=$(echo "$venv"/lib/python3*/site-packages)
+        "$HOST_PY" -c 'import pathlib, numpy, cv2, psutil, ai_edge_litert, pip
+print("\n".join(sorted({str(pathlib.Path(m.__file__).resolve().parents[1])
+                        for m in (numpy, cv2, psutil, ai_edge_litert, pip)})))' \
+            >"$site/zz_dependencies.pth"
+        "$venv/bin/python" -m pip install -q --no-deps --no-index "$WHEEL" >&2
+    fi
+    echo "$venv/bin/pisight"
+}
+
 # The card `pisight flash` writes, laid out as tests/device/fleet/test_flash.py does.
 flash_card() {
     local boot="$WORK/bootfs"
@@ -297,8 +318,10 @@ flash_card() {
     fi
     echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPisightEmulatedTestKeyOnly pi-emulated" \
         >"$WORK/key.pub"
-    "$REPO/.venv/bin/pisight" flash "$boot" --bundle "$REPO/models/demo/bundle" \
-        --hostname cam1 --user pi --ssh-key "$WORK/key.pub" --wheel "$WHEEL"
+    # From the wheel installed (not editable) in a venv of its own, as a user who ran
+    # `pip install pisight` would: flash packs that installed pisight onto the card.
+    "$(installed_pisight)" flash "$boot" --bundle "$REPO/models/demo/bundle" \
+        --hostname cam1 --user pi --ssh-key "$WORK/key.pub"
     # The card's boot partition, mounted where the Pi mounts it.
     mkdir -p "$ROOT_B/boot/firmware"
     cp -r "$boot/." "$ROOT_B/boot/firmware/"

@@ -20,6 +20,7 @@ so keys, agents and ~/.ssh/config work as usual.
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import shutil
 import sys
@@ -33,6 +34,7 @@ from pathlib import Path
 from pisight.device.config.load import load_config
 from pisight.device.fleet.remote import Ssh, SshOptions, Target
 from pisight.device.model.bundle import METADATA_FILE, check_bundle, sha256_file
+from pisight.device.model.cpu import CpuInfo
 
 
 class DeployError(RuntimeError):
@@ -53,6 +55,8 @@ class DeployOptions:
     """Where a deploy's --config goes on the device (the service's --config)."""
     device_python: str = "/opt/pisight/venv/bin/python"
     """The service's Python on the device (install-pi.sh's venv): it probes the staged model."""
+    bench_runs: int | None = None
+    """--bench: invokes of `pisight bench` on the device once the bundle is live."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class HostResult:
     detail: str
 
 
+BENCH_RUNS = 50  # --bench: enough for a steady p50 on a Pi (a few seconds), not a soak
 CONFIG_NAME = "pisight.toml"  # the settings' name inside a release, beside the bundle
 
 
@@ -103,7 +108,8 @@ def deploy_host(
                        "probe", options.dest, release, options.device_python,
                        options.config_path).strip().removeprefix("ok ")  # fmt: skip
         detail = _activate(ssh, options, release, config is not None)
-        return HostResult(target, True, release, f"{detail}; runs in {probed}")
+        detail += f"; runs in {probed}{_bench(ssh, options)}"
+        return HostResult(target, True, release, detail)
     except DeployError as exc:
         return HostResult(target, False, release, str(exc))
     except Exception as exc:  # a timeout or OS error on one host must not stop the rest
@@ -154,6 +160,24 @@ def _activate(ssh: Ssh, options: DeployOptions, release: str, with_config: bool)
         raise DeployError(_roll_back(ssh, options, old, release, str(exc), had_config)) from exc
     _step(ssh, "cleaning up", "check the device's disk", "commit", options.dest, old)
     return f"live, /healthz ok{settings}"
+
+
+def _bench(ssh: Ssh, options: DeployOptions) -> str:
+    """The device's own latency, for the result line; a failed bench leaves the deploy live."""
+    if options.bench_runs is None:
+        return ""
+    result = ssh.script("bench", options.dest, options.device_python, str(options.bench_runs),
+                        timeout_s=300)  # fmt: skip
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"; bench failed ({reason})"
+    found = json.loads(result.stdout)
+    latency, cpu = found["latency_ms"], CpuInfo.from_json(found["cpu"])
+    return (
+        f"; bench on the device: p50 {latency['p50']:.2f} ms, p90 {latency['p90']:.2f} ms, "
+        f"{found['fps']:.1f} fps ({found['runtime']}, {found['threads']} threads) on "
+        f"{cpu.describe()}, kept in {options.dest}/bench.json"
+    )
 
 
 def _roll_back(
@@ -217,6 +241,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--device-python", default=DeployOptions.device_python,
         help="the service's Python on the device, which probes the model before the swap "
         "(default %(default)s)")  # fmt: skip
+    add("--bench", action="store_true",
+        help="once live, run `pisight bench` on each device and print its latency and CPU "
+        "(kept on the device as DEST/bench.json)")  # fmt: skip
     add("--jobs", type=int, default=8, help="devices deployed at the same time (default 8)")
 
 
@@ -229,7 +256,7 @@ def main(args: argparse.Namespace) -> int:
         dest=args.dest, restart_command=None if args.no_service else args.restart_command,
         health_url=args.health_url, health_timeout_s=args.health_timeout,
         auth_file=args.auth_file, config_path=args.config_dest,
-        device_python=args.device_python,
+        device_python=args.device_python, bench_runs=BENCH_RUNS if args.bench else None,
     )  # fmt: skip
     ssh_options = SshOptions(identity=args.identity, known_hosts=args.known_hosts)
     with ThreadPoolExecutor(max_workers=max(1, min(args.jobs, len(targets)))) as pool:

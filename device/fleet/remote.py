@@ -135,6 +135,15 @@ health)
 restart)
     sh -c "$1"
     ;;
+bench)
+    # After the bundle went live: the bare interpreter on the device (`pisight bench`),
+    # kept as DEST/bench.json beside the releases (the CPU it ran on is in it).
+    python=$1; runs=$2
+    "$python" -m pisight.device.cli bench "$dest/current" --runs "$runs" \
+        --json "$dest/.bench.json.tmp" >/dev/null 2>&1 || fail "pisight bench failed there"
+    mv -f "$dest/.bench.json.tmp" "$dest/bench.json"
+    cat "$dest/bench.json"
+    ;;
 *)
     fail "unknown step $verb"
     ;;

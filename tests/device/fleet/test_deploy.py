@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,40 @@ def test_good_bundle_goes_live(sshd: LoopbackSshd, bundle: Path, tmp_path: Path,
     out = capsys.readouterr().out
     assert "HOST" in out and f"127.0.0.1:{sshd.port}" in out and " ok " in out
     assert f"runs in litert {runtime_version('litert')}" in out  # the device's probe said so
+
+
+def test_bench_prints_and_keeps_the_devices_latency_with_its_cpu(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
+) -> None:
+    from pisight.device.model.cpu import this_cpu
+
+    dest = tmp_path / "models"
+    assert deploy(sshd, bundle, dest, "--no-service", "--bench") == 0
+    out = capsys.readouterr().out
+    kept = json.loads((dest / "bench.json").read_text())  # on the device, beside releases/
+    assert kept["runs"] == 50 and kept["latency_ms"]["p50"] > 0 and kept["fps"] > 0
+    assert kept["cpu"]["model"] == this_cpu().model  # the loopback "device" is this machine
+    line = f"bench on the device: p50 {kept['latency_ms']['p50']:.2f} ms"
+    assert line in out and this_cpu().describe() in out and f"{dest}/bench.json" in out
+    assert not (dest / ".bench.json.tmp").exists()
+
+
+def test_a_failed_bench_leaves_the_deploy_live(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
+) -> None:
+    # The device's Python probes as usual but cannot run `pisight bench`.
+    python = tmp_path / "device-python"
+    python.write_text(
+        f'#!/bin/sh\n[ "$2" = pisight.device.cli ] && exit 3\nexec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    dest = tmp_path / "models"
+    assert (
+        deploy(sshd, bundle, dest, "--no-service", "--bench", "--device-python", str(python)) == 0
+    )
+    out = capsys.readouterr().out
+    assert " ok " in out and "bench failed (pisight bench failed there)" in out
+    assert (dest / "current").is_symlink() and not (dest / "bench.json").exists()
 
 
 def test_redeploys_keep_exactly_one_previous(

@@ -175,9 +175,13 @@ def _bench(ssh: Ssh, options: DeployOptions) -> str:
     latency, cpu = found["latency_ms"], CpuInfo.from_json(found["cpu"])
     return (
         f"; bench on the device: p50 {latency['p50']:.2f} ms, p90 {latency['p90']:.2f} ms, "
-        f"{found['fps']:.1f} fps ({found['runtime']}, {found['threads']} threads) on "
+        f"{found['fps']:.1f} fps ({found['runtime']}, {_threads(found['threads'])}) on "
         f"{cpu.describe()}, kept in {options.dest}/bench.json"
     )
+
+
+def _threads(count: int) -> str:
+    return "1 thread" if count == 1 else f"{count} threads"
 
 
 def _roll_back(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -89,3 +90,14 @@ def pisight_in_process(*args: str, **env: str) -> subprocess.CompletedProcess:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     return subprocess.CompletedProcess(list(args), code, stdout.getvalue(), stderr.getvalue())
+
+
+def assert_shell_script_clean(script: Path) -> None:
+    """bash parses it and, where shellcheck is installed, shellcheck finds nothing."""
+    import pytest
+
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

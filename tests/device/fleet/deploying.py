@@ -48,6 +48,16 @@ def settings(path: Path, text: str) -> Path:
     return path
 
 
+def service_settings(path: Path, dest: Path, video: Path, port: int, auth: Path) -> Path:
+    """Settings of a service that runs DEST/current on a looped video, its live view on
+    PORT behind the password in AUTH."""
+    return settings(path, (
+        f'[model]\npath = "{dest}/current"\n[source]\nspec = "{video}"\nloop = true\n'
+        f'realtime = true\n[live]\nlisten = "127.0.0.1:{port}"\nauth_file = "{auth}"\n'
+        "overlay = false\n"
+    ))  # fmt: skip
+
+
 def restart_command(installed: Path, pidfile: Path, log: Path) -> str:
     """What `systemctl restart pisight` does, for a service that is a background process:
     stop the one running, start `pisight run --config INSTALLED`."""

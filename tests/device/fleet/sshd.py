@@ -10,8 +10,11 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.helpers import free_port
 
@@ -79,3 +82,12 @@ def start_sshd(directory: Path) -> LoopbackSshd:
     return LoopbackSshd(
         process, port, directory / "client_ed25519", directory / "known_hosts", user
     )
+
+
+def serve_sshd(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LoopbackSshd]:
+    """The body of a module-scoped sshd fixture: skip without OpenSSH, stop at the end."""
+    if not SSHD.exists():
+        pytest.skip("OpenSSH server not installed (apt-get install openssh-server)")
+    server = start_sshd(tmp_path_factory.mktemp(name))
+    yield server
+    server.stop()

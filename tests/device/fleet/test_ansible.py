@@ -24,7 +24,7 @@ import pytest
 
 from pisight.device.sources.testpattern import write_video
 from tests.device.fleet.deploying import DEMO_BUNDLE, make_bundle, restart_command, settings
-from tests.device.fleet.sshd import SSHD, LoopbackSshd, start_sshd
+from tests.device.fleet.sshd import LoopbackSshd, serve_sshd
 from tests.helpers import REPO, free_port
 
 PLAYBOOK = REPO / "scripts" / "ansible" / "deploy.yml"
@@ -34,11 +34,7 @@ RECAP = re.compile(r"^(\w+)\s+:\s+ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+f
 
 @pytest.fixture(scope="module")
 def second_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackSshd]:
-    if not SSHD.exists():
-        pytest.skip("OpenSSH server not installed (apt-get install openssh-server)")
-    server = start_sshd(tmp_path_factory.mktemp("sshd2"))
-    yield server
-    server.stop()
+    yield from serve_sshd(tmp_path_factory, "sshd2")
 
 
 class Pi:

@@ -21,6 +21,7 @@ from tests.device.fleet.deploying import (
     make_bundle,
     releases,
     restart_command,
+    service_settings,
     settings,
 )
 from tests.device.fleet.sshd import LoopbackSshd, free_port
@@ -188,11 +189,7 @@ def test_restart_health_check_and_rollback(
     video = write_video(tmp_path / "clip.avi", frames=30)
     password = settings(tmp_path / "live.auth", "viewer:s3cret\n")
     password.chmod(0o600)
-    good_settings = settings(tmp_path / "good.toml", (
-        f'[model]\npath = "{dest}/current"\n[source]\nspec = "{video}"\nloop = true\n'
-        f'realtime = true\n[live]\nlisten = "127.0.0.1:{port}"\nauth_file = "{password}"\n'
-        "overlay = false\n"
-    ))  # fmt: skip
+    good_settings = service_settings(tmp_path / "good.toml", dest, video, port, password)
     gone = tmp_path / "unplugged.avi"
     new_settings = settings(tmp_path / "new.toml", good_settings.read_text().replace(
         str(video), str(gone)) + "[tracking]\n")  # fmt: skip

@@ -23,6 +23,7 @@ from tests.device.fleet.deploying import (
     make_bundle,
     releases,
     restart_command,
+    service_settings,
     settings,
     tflite_runtime_python,
 )
@@ -47,11 +48,7 @@ def test_bundle_the_device_runtime_cannot_run_is_refused_before_the_swap(
     video = write_video(tmp_path / "clip.avi", frames=30, width=320, height=240)
     auth = settings(tmp_path / "live.auth", "viewer:s3cret\n")
     auth.chmod(0o600)
-    service_settings = settings(tmp_path / "cam.toml", (
-        f'[model]\npath = "{dest}/current"\n[source]\nspec = "{video}"\nloop = true\n'
-        f'realtime = true\n[live]\nlisten = "127.0.0.1:{port}"\nauth_file = "{auth}"\n'
-        "overlay = false\n"
-    ))  # fmt: skip
+    cam_settings = service_settings(tmp_path / "cam.toml", dest, video, port, auth)
     flags = ["--device-python", str(pi_python),
              "--restart-command", restart_command(installed, pidfile, log),
              "--health-url", f"http://127.0.0.1:{port}/healthz", "--health-timeout", "30",
@@ -61,7 +58,7 @@ def test_bundle_the_device_runtime_cannot_run_is_refused_before_the_swap(
     too_new = make_bundle(tmp_path / "too-new", DEMO_BUNDLE, model=newer)
     try:
         # A good bundle still goes live, and the device's runtime is named in the result.
-        assert deploy(sshd, good, dest, *flags, "--config", str(service_settings)) == 0, (
+        assert deploy(sshd, good, dest, *flags, "--config", str(cam_settings)) == 0, (
             capsys.readouterr(), log.read_text() if log.exists() else "",
         )  # fmt: skip
         out = capsys.readouterr().out

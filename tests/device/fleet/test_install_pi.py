@@ -11,16 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import assert_shell_script_clean
+
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "install-pi.sh"
 EXAMPLE = SCRIPT.with_name("pisight.toml")
 
 
 def test_script_parses_and_passes_shellcheck() -> None:
-    assert subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True).returncode == 0
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
-    result = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout
+    assert_shell_script_clean(SCRIPT)
 
 
 def test_check_on_fresh_root_reports_everything_missing(tmp_path: Path) -> None:

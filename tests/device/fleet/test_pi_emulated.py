@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import assert_shell_script_clean
+
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "pi-emulated.sh"
 HELPERS = REPO / "scripts" / "pi-emulated"
@@ -30,11 +32,7 @@ RELEASES = [r for r in re.split(r"[,\s]+", os.environ.get("PISIGHT_EMULATED_RELE
 
 
 def test_script_parses_and_passes_shellcheck() -> None:
-    assert subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True).returncode == 0
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
-    result = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout
+    assert_shell_script_clean(SCRIPT)
 
 
 def load_compare():

@@ -29,6 +29,7 @@ from pisight.convert.data.synth import generate_dataset
 from pisight.convert.data.synth_video import generate_video
 from pisight.convert.report.demo_report import memory_line, plot_metrics, write_report
 from pisight.device.model.cpu import CpuInfo, measured_on
+from pisight.device.model.runtime import threads_phrase
 
 log = logging.getLogger("pisight.demo")
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -105,7 +106,7 @@ def comparison_table(metadata: dict) -> str:
         ("mAP@0.5", f"{fp32['map50']:.4f}", f"{int8['map50']:.4f}"),
         ("mAP@[.5:.95]", f"{fp32['map50_95']:.4f}", f"{int8['map50_95']:.4f}"),
         ("model bytes", f"{metrics['fp32_bytes']:,}", f"{metrics['bytes']:,}"),
-        (f"latency p50, {_threads(metrics['latency_threads'])}",
+        (f"latency p50, {threads_phrase(metrics['latency_threads'])}",
          f"{fp32_ms:.2f} ms", f"{int8_ms:.2f} ms ({int8_ms / fp32_ms:.2f}x)"),
     ]  # fmt: skip
     lines = ["| | FP32 | INT8 |", "|---|---|---|"]
@@ -144,7 +145,3 @@ def _run_device(args: argparse.Namespace, bundle: Path, video: Path, out: Path) 
     if process.returncode != 0:
         raise RuntimeError(f"the device runtime failed (exit {process.returncode}); see above")
     return stdout.strip().splitlines()[-1]
-
-
-def _threads(count: int) -> str:
-    return f"{count} thread" if count == 1 else f"{count} threads"

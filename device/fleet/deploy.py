@@ -23,6 +23,7 @@ import argparse
 import json
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +36,7 @@ from pisight.device.config.load import load_config
 from pisight.device.fleet.remote import Ssh, SshOptions, Target
 from pisight.device.model.bundle import METADATA_FILE, check_bundle, sha256_file
 from pisight.device.model.cpu import CpuInfo
+from pisight.device.model.runtime import threads_phrase
 
 
 class DeployError(RuntimeError):
@@ -77,11 +79,15 @@ def release_name(checksums: dict[str, str]) -> str:
     return f"{time.strftime('%Y%m%dT%H%M%S')}-{checksums[METADATA_FILE][:8]}-{secrets.token_hex(2)}"
 
 
+def _reason(result: subprocess.CompletedProcess[str]) -> str:
+    """Why a step failed: the last line it wrote to stderr."""
+    return (result.stderr.strip().splitlines() or ["no output"])[-1]
+
+
 def _step(ssh: Ssh, what: str, fix: str, *args: str, timeout_s: float = 120) -> str:
     result = ssh.script(*args, timeout_s=timeout_s)
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DeployError(f"{what} failed ({reason}); {fix}")
+        raise DeployError(f"{what} failed ({_reason(result)}); {fix}")
     return result.stdout
 
 
@@ -135,8 +141,9 @@ def _upload(
         sums.write_text("".join(f"{digest}  {name}\n" for name, digest in sums_of.items()))
         result = ssh.upload([*files, sums], f"{dest}/.staging/{release}")
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DeployError(f"copying the bundle failed ({reason}); check free space on the device")
+        raise DeployError(
+            f"copying the bundle failed ({_reason(result)}); check free space on the device"
+        )
 
 
 def _activate(ssh: Ssh, options: DeployOptions, release: str, with_config: bool) -> str:
@@ -169,19 +176,14 @@ def _bench(ssh: Ssh, options: DeployOptions) -> str:
     result = ssh.script("bench", options.dest, options.device_python, str(options.bench_runs),
                         timeout_s=300)  # fmt: skip
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"; bench failed ({reason})"
+        return f"; bench failed ({_reason(result)})"
     found = json.loads(result.stdout)
     latency, cpu = found["latency_ms"], CpuInfo.from_json(found["cpu"])
     return (
         f"; bench on the device: p50 {latency['p50']:.2f} ms, p90 {latency['p90']:.2f} ms, "
-        f"{found['fps']:.1f} fps ({found['runtime']}, {_threads(found['threads'])}) on "
+        f"{found['fps']:.1f} fps ({found['runtime']}, {threads_phrase(found['threads'])}) on "
         f"{cpu.describe()}, kept in {options.dest}/bench.json"
     )
-
-
-def _threads(count: int) -> str:
-    return "1 thread" if count == 1 else f"{count} threads"
 
 
 def _roll_back(

@@ -39,6 +39,11 @@ EDGETPU_LIBRARY = "libedgetpu.so.1"
 _STDERR_SWAP = threading.Lock()
 
 
+def threads_phrase(count: int) -> str:
+    """ "1 thread", "4 threads": for the lines people read."""
+    return "1 thread" if count == 1 else f"{count} threads"
+
+
 def default_threads() -> int:
     """All cores but one: the pipeline's capture, decode and stream threads need a core,
     and an interpreter thread competing with them stalls the whole invoke."""

@@ -46,6 +46,24 @@ def at_least(low: float) -> Check:
     return lambda value: None if value >= low else f"must be at least {low:g}"
 
 
+def thread_count(text: str) -> int | str:
+    """--threads: "auto" or a whole number of interpreter threads."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a thread count: give auto or a whole number such as 2"
+        ) from None
+
+
+def threads_check(value: int | str) -> str | None:
+    if value == "auto" or (isinstance(value, int) and value >= 1):
+        return None
+    return 'must be "auto" or at least 1'
+
+
 def listen_address(value: str) -> str | None:
     try:
         parse_listen(value)

@@ -24,6 +24,8 @@ from pisight.device.config.checks import (
     class_list,
     input_range,
     listen_address,
+    thread_count,
+    threads_check,
     toml_number,
     toml_point,
 )
@@ -31,7 +33,7 @@ from pisight.device.events.archive import Retention
 from pisight.device.events.event import EventOptions
 from pisight.device.events.media import MediaOptions
 from pisight.device.model.detector import DetectorOptions
-from pisight.device.model.runtime import RUNTIMES, default_threads
+from pisight.device.model.runtime import RUNTIMES
 from pisight.device.track.tracks import TrackerOptions
 from pisight.device.zones.geometry import ANCHORS
 
@@ -41,7 +43,8 @@ class Key:
     section: str
     name: str
     kind: str
-    """bool, int, float, str, path, choice, strings, range, point or points."""
+    """bool, int, threads ("auto" or int), float, str, path, choice, strings, range, point
+    or points."""
     default: Any
     flag: str | None
     help: str
@@ -87,9 +90,13 @@ _KEYS = (
          f"classifiers: report the k best classes (default {_DETECT.top_k})", "3", at_least(1)),
     _key("model", "input_range", "range", _DETECT.input_range, "--input-range",
          "float models without pisight.json: -1,1 or 0,1 (default -1,1)", "[-1, 1]"),
-    _key("model", "threads", "int", None, "--threads",
-         f"interpreter threads (default: all cores but one, {default_threads()} here)", "3",
-         at_least(1)),
+    _key("model", "threads", "threads", "auto", "--threads",
+         "interpreter threads, or auto: the first run of a model on a machine tries each "
+         "setting for a few seconds and keeps the fastest (default auto; N forces N)", '"auto"',
+         threads_check),
+    _key("model", "interpreters", "int", None, "--interpreters",
+         "interpreters taking turns on frames (default: chosen by --threads auto; 1 with "
+         "--threads N)", "2", at_least(1)),
     _key("model", "runtime", "choice", None, "--runtime",
          f"force an interpreter runtime: {', '.join(RUNTIMES)} (default: the first importable)",
          '"litert"', choices=tuple(RUNTIMES)),
@@ -255,6 +262,10 @@ def _convert(key: Key, raw: Any) -> Any:
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise ValueError("must be a whole number")
         return raw
+    if kind == "threads":
+        if raw == "auto" or (isinstance(raw, int) and not isinstance(raw, bool)):
+            return raw
+        raise ValueError('must be "auto" or a whole number of threads')
     if kind == "float":
         return toml_number(raw)
     if kind in ("str", "path", "choice"):
@@ -294,5 +305,6 @@ def arg_type(key: Key) -> Callable[[str], Any]:
     """The argparse type of a key's flag (bools use BooleanOptionalAction instead)."""
     types: dict[str, Callable[[str], Any]] = {
         "int": int, "float": float, "path": Path, "strings": class_list, "range": input_range,
+        "threads": thread_count,
     }  # fmt: skip
     return types.get(key.kind, str)

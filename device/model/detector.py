@@ -118,6 +118,15 @@ class Detector:
         }
         return RawOutputs(tensors, inference_ms)
 
+    def warm_up(self, invokes: int = 2) -> None:
+        """Invoke on a blank frame: the first invokes pack weights and allocate, so a
+        detector loaded into a running pipeline does not stall it with them."""
+        spec = self.spec.input
+        blank = np.zeros((spec.height, spec.width, 3), np.uint8)
+        tensor = self.prepare(blank)
+        for _ in range(invokes):
+            self.infer(tensor)
+
     def decode(self, raw: RawOutputs, frame_width: int, frame_height: int) -> Detections:
         """Raw outputs -> Detections in pixels of the original frame."""
         layout, options = self.spec.outputs, self.options

@@ -24,6 +24,10 @@ class CorePlan:
     inference: frozenset[int]
     io: frozenset[int]
 
+    @property
+    def all(self) -> frozenset[int]:
+        return self.inference | self.io
+
 
 def plan_cores(threads: int) -> CorePlan | None:
     """None when there is no spare core (or the platform cannot pin threads)."""
@@ -41,3 +45,15 @@ def pin_current_thread(cpus: frozenset[int]) -> None:
         os.sched_setaffinity(threading.get_native_id(), cpus)
     except OSError as exc:  # a container may forbid it: run unpinned
         log.debug("cannot pin thread to cores %s: %s", sorted(cpus), exc)
+
+
+def name_current_thread(name: str) -> None:
+    """Give the calling thread its OS name (Linux, 15 bytes), so `top -H` and
+    /proc/PID/task/*/comm show which pipeline stage uses the CPU; best effort."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pisight.device.events.event import EventOptions
+from pisight.device.pipeline.autotune import TUNING, TuningOptions
+from pisight.device.pipeline.cores import CorePlan
+from pisight.device.pipeline.inference import InferenceSetting
 from pisight.device.pipeline.staleness import INVOKE_TIMEOUT_S, STALE_AFTER_S
 from pisight.device.track.tracks import TrackerOptions
 from pisight.device.zones.geometry import Line, Zone
@@ -42,8 +45,16 @@ class PipelineOptions:
     """Called once after the first processed frame (systemd READY, launch timing)."""
     on_heartbeat: Any = None
     """Called from the decode loop at most once a second (systemd watchdog)."""
-    inference_cores: frozenset[int] | None = None
-    """Pin the inference thread to these cores (see cores.py); None leaves it free."""
+    cores: CorePlan | None = None
+    """Pin the inference threads to plan.inference while the setting leaves the I/O core
+    spare (see cores.py); None leaves them free."""
+    inference: InferenceSetting | None = None
+    """Interpreters and their threads; None: one, with the detector's own threads."""
+    tuning: tuple[InferenceSetting, ...] = ()
+    """--threads auto: try these (the first is `inference`) and keep the fastest."""
+    tuning_options: TuningOptions = TUNING
+    on_tuned: Any = None
+    """Called with the autotune.Choice once tuning has chosen (to cache and log it)."""
     invoke_timeout_s: float = INVOKE_TIMEOUT_S
     """An invoke running longer is abandoned and inference restarts on a new interpreter."""
     stale_after_s: float = STALE_AFTER_S

@@ -38,11 +38,12 @@ from pisight.device.model.bundle import locate_model
 from pisight.device.model.detector import Detector, DetectorOptions
 from pisight.device.model.labels import PLACEHOLDER
 from pisight.device.model.probe import check_model
-from pisight.device.model.runtime import default_threads
 from pisight.device.pipeline.capture import CaptureWorker
-from pisight.device.pipeline.cores import pin_current_thread, plan_cores
+from pisight.device.pipeline.cores import pin_current_thread
 from pisight.device.pipeline.event_plan import event_options, make_publisher, media_options
 from pisight.device.pipeline.handoff import LatestSlot
+from pisight.device.pipeline.inference import InferenceSetting
+from pisight.device.pipeline.inference_plan import first_threads, forced_setting, plan_inference
 from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stages import Pipeline
 from pisight.device.pipeline.stats import Summary
@@ -115,12 +116,14 @@ class RunPlan:
     config: Config | None
     mqtt: MqttOptions | None = None
     media: MediaOptions | None = None
+    forced: InferenceSetting | None = None
+    """--threads N / --interpreters K; None: --threads auto."""
 
 
 def detector_options(s: Settings) -> DetectorOptions:
     return DetectorOptions(
         model=s.model, labels=s.labels, runtime=s.runtime,
-        threads=s.threads if s.threads is not None else default_threads(),
+        threads=first_threads(forced_setting(s.threads, s.interpreters)),
         score_threshold=s.threshold, max_detections=s.max_detections, classes=s.classes,
         top_k=s.top_k, input_range=s.input_range,
     )  # fmt: skip
@@ -189,7 +192,9 @@ def plan(args: argparse.Namespace) -> RunPlan:
     title = f"pisight · {Path(s.model).name}"
     server = server_options(s, title) if s.serve else None
     source = SourceArgs(s.source or default_source(), s.loop, s.width, s.height, s.realtime)
-    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config, mqtt, media)
+    forced = forced_setting(s.threads, s.interpreters)
+    return RunPlan(detector_options(s), pipeline, server, source, s.probe, s.config, mqtt, media,
+                   forced)  # fmt: skip
 
 
 def main(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> int:
@@ -221,7 +226,8 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
                     run.detector.runtime)  # fmt: skip
     detector = Detector.load(run.detector)
     _check_class_names(detector, run)
-    cores = plan_cores(run.detector.threads or default_threads())
+    inference = plan_inference(run.forced, detector, run.pipeline.max_frames)
+    cores = inference.cores
     if cores:
         pin_current_thread(cores.io)  # capture, pipeline and server threads inherit it
     model = Path(run.detector.model).name
@@ -237,7 +243,8 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     capture.start()
     options = replace(
         run.pipeline, on_first_frame=hooks.get("on_first_frame"),
-        on_heartbeat=hooks.get("on_heartbeat"), inference_cores=cores.inference if cores else None,
+        on_heartbeat=hooks.get("on_heartbeat"), cores=cores, inference=inference.setting,
+        tuning=inference.tuning, on_tuned=inference.on_tuned,
     )  # fmt: skip
     broadcast = FrameBroadcast()
     # One ServerOptions paces both the encoder (the sink) and each viewer (the server).

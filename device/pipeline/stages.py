@@ -7,8 +7,10 @@
 
 Threads are joined by one-slot LatestSlot handoffs: for a live camera a slow stage
 drops stale frames (counted) instead of queueing them; a file source is lossless.
-The inference thread only feeds the interpreter: resizing the next frame and decoding
-the last one's outputs run beside the invoke, not between two invokes.
+The inference threads (inference.py: one interpreter, or several on alternate frames,
+results back in frame order) only feed the interpreters: resizing the next frame and
+decoding the last one's outputs run beside the invokes, not between two of them. With
+`--threads auto` the tuning thread (autotune.py) picks that setting in the first seconds.
 The output thread draws and JPEG-encodes a frame only when one of its sinks wants it (a
 viewer, a snapshot, the recorder), once, and every viewer shares those bytes.
 """
@@ -22,19 +24,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from pisight.device.events.event import EventSink
 from pisight.device.model.detections import Detections
-from pisight.device.model.detector import Detector, RawOutputs
+from pisight.device.model.detector import Detector
+from pisight.device.pipeline.autotune import Tuner
 from pisight.device.pipeline.capture import CaptureWorker
-from pisight.device.pipeline.cores import pin_current_thread
-from pisight.device.pipeline.handoff import POLL_S, LatestSlot, SlotClosedError, put_until_done
+from pisight.device.pipeline.cores import name_current_thread
+from pisight.device.pipeline.handoff import (
+    POLL_S,
+    InOrder,
+    LatestSlot,
+    SlotClosedError,
+    put_until_done,
+)
+from pisight.device.pipeline.inference import InferencePool, InferenceSetting, Prepared
 from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stats import RunStats, Summary
 from pisight.device.pipeline.status import RunStatus
 from pisight.device.pipeline.tracking import TrackingStage
-from pisight.device.pipeline.watchdog import InvokeWatchdog
 from pisight.device.render.frame_sink import FrameSink
 from pisight.device.render.renderer import StreamRenderer
 from pisight.device.render.sinks import DetectionLog, MetricsLog, Recorder
@@ -43,18 +50,6 @@ from pisight.device.zones.counting import Counts
 
 log = logging.getLogger("pisight.pipeline")
 SHUTDOWN_S = 3.0  # all threads together; SIGTERM must end the process within 5 s
-
-
-@dataclass
-class _Prepared:
-    frame: Frame
-    tensor: np.ndarray
-
-
-@dataclass
-class _Inferred:
-    frame: Frame
-    raw: RawOutputs
 
 
 @dataclass
@@ -80,11 +75,23 @@ class Pipeline:
         self.capture = capture
         self.options = options
         self._frames_in = frame_slot
-        self._prepared: LatestSlot[_Prepared] = LatestSlot()
-        self._inferred: LatestSlot[_Inferred] = LatestSlot()
+        self._prepared: LatestSlot[Prepared] = LatestSlot()
         self._results: LatestSlot[_Result] = LatestSlot()
         self._done = threading.Event()
         self.stats = RunStats()
+        setting = options.inference or InferenceSetting(detector.options.threads or 1)
+        self._pool = InferencePool(
+            lambda threads: Detector.load(replace(detector.options, threads=threads)),
+            self._prepared, InOrder(), self._done, setting, options.invoke_timeout_s,
+            options.cores,
+        )  # fmt: skip
+        self._pool.guard = self._guard
+        self.tuner = (
+            Tuner(self._pool, self.stats, options.tuning, options.tuning_options, self._done,
+                  options.on_tuned)
+            if len(options.tuning) > 1
+            else None
+        )  # fmt: skip
         self._threads: list[threading.Thread] = []
         self._detection_log = (
             DetectionLog(options.detections_jsonl, capture.description)
@@ -104,7 +111,6 @@ class Pipeline:
             [*recording, *sinks], options.jpeg_quality, options.overlay,
             zones=options.zones, lines=options.lines,
         )  # fmt: skip
-        self._watchdog = InvokeWatchdog(options.invoke_timeout_s)
         self._tracking = (
             TrackingStage(
                 options.tracker, options.zones, options.lines, options.events, event_sinks
@@ -119,14 +125,16 @@ class Pipeline:
     def run(self, stop: threading.Event) -> Summary:
         """Run until the source ends, max_frames is reached, or stop is set."""
         self.stats.started = time.monotonic()
+        self._pool.start(self.detector)
         for name, target in (
             ("prepare", self._prepare_loop),
-            ("inference", lambda: self._inference_loop(self._watchdog.generation)),
             ("decode", self._decode_loop),
             ("output", self._output_loop),
             ("metrics", self._metrics_loop),
         ):
             self._start_thread(name, target)
+        if self.tuner:
+            self._start_thread("tuning", self.tuner.run)
         while not stop.is_set() and not self._done.is_set():
             stop.wait(POLL_S)
         return self._shutdown()
@@ -138,6 +146,7 @@ class Pipeline:
 
     def _guard(self, target):
         def run() -> None:
+            name_current_thread(threading.current_thread().name)
             try:
                 target()
             except BaseException as exc:  # a worker died: end the run, report why
@@ -150,11 +159,12 @@ class Pipeline:
     def _shutdown(self) -> Summary:
         self._done.set()
         self.capture.stop()
-        for slot in (self._frames_in, self._prepared, self._inferred, self._results):
+        for slot in (self._frames_in, self._prepared, self._pool.results, self._results):
             slot.close()
         deadline = time.monotonic() + SHUTDOWN_S
-        for thread in self._threads:  # an abandoned inference thread is not waited for
+        for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._pool.join(max(0.0, deadline - time.monotonic()))  # abandoned ones stay behind
         if self._tracking:
             self._tracking.close()  # after the decode thread: the last events come last
         summary = self.summary()
@@ -178,36 +188,15 @@ class Pipeline:
                 return
             if frame is None:
                 continue
-            prepared = _Prepared(frame, self.detector.prepare(frame.image))
+            prepared = Prepared(frame, self.detector.prepare(frame.image))
             if not put_until_done(self._prepared, prepared, lossless, self._done):
-                return
-
-    def _inference_loop(self, generation: int) -> None:
-        if self.options.inference_cores:
-            pin_current_thread(self.options.inference_cores)
-        detector = self.detector
-        while not self._done.is_set() and self._watchdog.current(generation):
-            try:
-                prepared = self._prepared.get(timeout=POLL_S)
-            except SlotClosedError:  # the source ended: pass it on after the last frame
-                self._inferred.close()
-                return
-            if prepared is None:
-                continue
-            self._watchdog.begin()
-            raw = detector.infer(prepared.tensor)
-            if not self._watchdog.end(generation):
-                return  # abandoned while stuck; a fresh thread has taken over
-            inferred = _Inferred(prepared.frame, raw)
-            # Lossless: decoding takes a fraction of an invoke, so this never waits long.
-            if not put_until_done(self._inferred, inferred, True, self._done):
                 return
 
     def _decode_loop(self) -> None:
         last_heartbeat = 0.0
         while not self._done.is_set():
             try:
-                inferred = self._inferred.get(timeout=POLL_S)
+                inferred = self._pool.results.get(timeout=POLL_S)
             except SlotClosedError:
                 self._done.set()  # the source ended and every frame was processed
                 return
@@ -231,29 +220,13 @@ class Pipeline:
             self._detection_log.write(frame, detections, inference_ms)
         if first and self.options.on_first_frame:
             self.options.on_first_frame()
+        if not self._renderer.has_sinks:
+            return  # nothing is drawn or encoded: the output stage only marks staleness
         # A recording of a file keeps every frame; live, the output stage may skip some.
         lossless = self._recorder is not None and not self.capture.live
         put_until_done(
             self._results, _Result(frame, detections, inference_ms), lossless, self._done
         )
-
-    def _restart_stuck_inference(self) -> None:
-        """Replace an inference thread stuck in invoke with a fresh one on a new interpreter."""
-        if not self._watchdog.stuck():
-            return
-        log.warning(
-            "invoke ran over %g s; restarting inference on a new interpreter",
-            self._watchdog.timeout_s,
-        )
-        try:
-            detector = Detector.load(self.detector.options)
-        except Exception as exc:  # keep the stream (stale) up; try again next tick
-            log.warning("reloading the model failed: %s", exc)
-            return
-        self.detector = detector
-        generation = self._watchdog.restart()
-        self._threads = [t for t in self._threads if t.name != "inference"]
-        self._start_thread("inference", lambda: self._inference_loop(generation))
 
     def _output_loop(self) -> None:
         while True:
@@ -265,16 +238,14 @@ class Pipeline:
                 self._renderer.publish_stale(self.status().stale_reason)
             else:
                 frame = result.frame
-                self._renderer.render(
-                    frame.image, result.detections, self.status(), frame.t_capture
-                )
+                self._renderer.render(frame.image, result.detections, self.status, frame.t_capture)
 
     def _metrics_loop(self) -> None:
         interval = self.options.metrics_interval_s
         next_at = time.monotonic() + interval
         while not self._done.wait(max(0.0, next_at - time.monotonic())):
             next_at += interval
-            self._restart_stuck_inference()
+            self._pool.restart_stuck()
             self.stats.sample()
             if self._metrics_log:
                 self._metrics_log.write(self.status())
@@ -303,7 +274,8 @@ class Pipeline:
             source=self.capture.description,
             source_online=self.capture.online,
             runtime=self.detector.runtime,
-            inference_restarts=self._watchdog.restarts,
+            inference=self._pool.setting.short,
+            inference_restarts=self._pool.restarts,
             source_stalls=self.capture.stalls,
             bad_frames=self.capture.bad_frames,
             stale_after_s=self.options.stale_after_s,

@@ -49,6 +49,7 @@ WARMUP_FRAMES = 10  # the first invokes pack weights and warm caches; bench skip
 class RunStats:
     def __init__(self) -> None:
         self.frames = 0
+        self.inference_ms_total = 0.0  # the tuner's latency over a window of frames
         self.rss_mb_max = 0.0
         self.started = time.monotonic()
         self.first_frame_at: float | None = None
@@ -63,6 +64,7 @@ class RunStats:
     def record(self, inference_ms: float) -> bool:
         """Count a processed frame; True for the very first one."""
         self.frames += 1
+        self.inference_ms_total += inference_ms
         self._fps.tick()
         self._latency.add(inference_ms)
         self.last_result_at = time.monotonic()

@@ -84,6 +84,9 @@ class RunStatus:
     """Event messages the broker acknowledged."""
     mqtt_connected: bool | None = field(default=None, metadata=_ADDED_LATER)
     """Whether the broker is connected now; None without MQTT."""
+    inference: str | None = field(default=None, metadata=_ADDED_LATER)
+    """Interpreters x threads each, e.g. "2x1" (pipeline/inference.py: --threads auto may
+    change it in a run's first seconds)."""
     stale_after_s: float = field(default=STALE_AFTER_S, metadata=_NOT_REPORTED)
     """Above this last_frame_age_s the run is stale (PipelineOptions.stale_after_s)."""
 

@@ -12,7 +12,7 @@ at all; the JPEG is encoded at most once a frame, and every JPEG sink shares tho
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -44,13 +44,24 @@ class StreamRenderer:
         self._last_marked = 0.0
         self._last_scene: np.ndarray | None = None
 
+    @property
+    def has_sinks(self) -> bool:
+        return bool(self._sinks)
+
     def render(
-        self, image: np.ndarray, detections: Detections, status: RunStatus, t_capture: float = 0.0
+        self,
+        image: np.ndarray,
+        detections: Detections,
+        status: RunStatus | Callable[[], RunStatus],
+        t_capture: float = 0.0,
     ) -> None:
-        """Draw on image (in place: the pipeline hands each frame over once)."""
+        """Draw on image (in place: the pipeline hands each frame over once). status may be
+        a callable: it is read only for a frame some sink wants (the overlay's figures)."""
         wanting = [sink for sink in self._sinks if sink.wants_frame(stale=False)]
         if not wanting:
             return  # nobody looks: drawing and encoding would only cost CPU
+        if callable(status):
+            status = status()
         scene = self._boxes.annotate(image, detections)
         if self._zones:
             scene = self._zones.annotate(scene, status)

@@ -20,6 +20,7 @@ from pisight.device.events.event import EventOptions
 from pisight.device.live.options import ServerOptions
 from pisight.device.model.detector import DetectorOptions
 from pisight.device.model.runtime import default_threads
+from pisight.device.pipeline.inference import InferenceSetting
 from pisight.device.pipeline.run import RunPlan, plan
 from pisight.device.track.tracks import TrackerOptions
 from pisight.device.zones.geometry import Line, Zone
@@ -63,6 +64,10 @@ ROWS: list[tuple[str, str, Any, Any, list[str], Any, Get]] = [
     ("model", "input_range", [0, 1], (0.0, 1.0), ["--input-range=-2,2"], (-2.0, 2.0),
      lambda p: p.detector.input_range),
     ("model", "threads", 2, 2, ["--threads", "3"], 3, lambda p: p.detector.threads),
+    ("model", "threads", 2, InferenceSetting(2), ["--threads", "auto"], None,
+     lambda p: p.forced),
+    ("model", "interpreters", 2, InferenceSetting(1, 2), ["--threads", "2"],
+     InferenceSetting(2, 2), lambda p: p.forced),
     ("model", "runtime", "tflite-runtime", "tflite-runtime", ["--runtime", "litert"], "litert",
      lambda p: p.detector.runtime),
     ("model", "probe", False, False, ["--probe"], True, lambda p: p.probe),
@@ -136,6 +141,7 @@ def test_file_value_reaches_the_options_and_the_flag_wins(tmp_path: Path, row) -
 def test_defaults_without_a_file_are_the_old_flag_defaults(tmp_path: Path) -> None:
     run = make_plan(tmp_path, None, "--model", "m")
     assert run.detector == DetectorOptions(model="m", threads=default_threads())
+    assert run.forced is None  # --threads auto: the first candidate is all cores but one
     assert run.pipeline.tracker == TrackerOptions()  # tracking is on by default
     assert run.pipeline.overlay and run.pipeline.jpeg_quality == 80 and run.probe
     assert run.server == ServerOptions(host="127.0.0.1", port=8080, title="pisight · m")

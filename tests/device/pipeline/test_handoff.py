@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from pisight.device.pipeline.handoff import LatestSlot, SlotClosedError
+from pisight.device.pipeline.handoff import InOrder, LatestSlot, SlotClosedError
 
 
 def _in_thread(target) -> tuple[threading.Thread, dict]:
@@ -113,3 +113,38 @@ def test_producer_consumer_threads(wait: bool) -> None:
     assert len(received) + slot.dropped == total
     if wait:
         assert received == list(range(total))
+
+
+def test_in_order_hands_results_on_in_ticket_order_whoever_finishes_first() -> None:
+    results: InOrder[str] = InOrder()
+    done = threading.Event()
+    for ticket in (2, 0, 3, 1):
+        assert results.put(ticket, f"frame {ticket}", done)
+    assert [results.get(timeout=1) for _ in range(4)] == [f"frame {i}" for i in range(4)]
+    assert results.get(timeout=0.05) is None  # ticket 4 has not come
+
+
+def test_in_order_passes_a_skipped_ticket_and_ends_after_the_last() -> None:
+    results: InOrder[int] = InOrder()
+    done = threading.Event()
+    results.put(1, 10, done)
+    assert results.get(timeout=0.05) is None  # waits for ticket 0 ...
+    results.skip(0)  # ... until its invoke is abandoned
+    assert results.get(timeout=1) == 10
+    results.finish(2)
+    with pytest.raises(SlotClosedError):
+        results.get(timeout=1)
+
+
+def test_in_order_keeps_a_worker_far_ahead_waiting_but_never_the_next_ticket() -> None:
+    results: InOrder[int] = InOrder(window=2)
+    done = threading.Event()
+    thread, outcome = _in_thread(lambda: results.put(3, 3, done))  # 3 >= 0 + 2: waits
+    thread.join(0.3)
+    assert thread.is_alive()
+    assert results.put(0, 0, done) and results.put(1, 1, done)  # the next ones pass
+    assert [results.get(timeout=1), results.get(timeout=1)] == [0, 1]
+    thread.join(2)
+    assert outcome == {"value": True}
+    results.put(2, 2, done)
+    assert [results.get(timeout=1), results.get(timeout=1)] == [2, 3]

@@ -35,7 +35,7 @@ PAGE_KEYS = {
 
 def fake_pipeline(options: PipelineOptions) -> Pipeline:
     """A Pipeline that is never run: enough of a detector and a capture for status()."""
-    detector = SimpleNamespace(runtime="litert")
+    detector = SimpleNamespace(runtime="litert", options=SimpleNamespace(threads=1))
     capture = SimpleNamespace(
         description="test:fake", online=True, stalls=0, bad_frames=0, dropped=0, live=True
     )
@@ -44,9 +44,9 @@ def fake_pipeline(options: PipelineOptions) -> Pipeline:
 
 def test_to_json_has_the_old_keys_in_the_old_order() -> None:
     status = fake_pipeline(PipelineOptions()).status()
-    assert list(status.to_json()) == PIPELINE_KEYS
+    assert list(status.to_json()) == [*PIPELINE_KEYS, "inference"]
     served = replace(status, viewers=2, model="demo")
-    assert list(served.to_json()) == [*PIPELINE_KEYS, "viewers", "model"]
+    assert list(served.to_json()) == [*PIPELINE_KEYS, "viewers", "model", "inference"]
     assert "stale_after_s" not in served.to_json()  # a setting, never reported
 
 

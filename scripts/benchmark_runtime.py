@@ -54,12 +54,15 @@ end = [1.0, 0.5]
 
 
 def run_pisight(
-    model: str, video: Path, threads: int, frames: int, viewers: int, timed_launch: bool = False,
-    counting: bool = False,
+    model: str, video: Path, threads: int | None, frames: int, viewers: int,
+    timed_launch: bool = False, counting: bool = False, env: dict | None = None,
+    pin: str | None = None,
 ) -> dict:  # fmt: skip
     """One `pisight run` process with `viewers` MJPEG clients; returns its summary, RSS,
     mean process and system CPU % from its metrics log and (timed_launch) the time from
-    launch to the first processed frame, seen as the first detections-log line."""
+    launch to the first processed frame, seen as the first detections-log line.
+    threads None: the default (--threads auto); env: added to the environment (a cache
+    folder); pin: `taskset -c PIN`."""
     with tempfile.TemporaryDirectory() as scratch:
         detections, metrics = Path(scratch) / "d.jsonl", Path(scratch) / "m.csv"
         serve = ["--listen", "127.0.0.1:0"] if viewers else ["--no-serve"]
@@ -68,13 +71,17 @@ def run_pisight(
             config = Path(scratch) / "counting.toml"
             config.write_text(COUNTING_CONFIG)
             log += ["--config", str(config)]
+        forced = [] if threads is None else ["--threads", str(threads)]
         command = [sys.executable, "-m", "pisight.device.cli", "run", "--model", model,
-                   "--source", str(video), "--loop", "--frames", str(frames),
-                   "--threads", str(threads), "--log", str(metrics), *log, *serve]  # fmt: skip
+                   "--source", str(video), "--loop", "--frames", str(frames), *forced,
+                   "--log", str(metrics), *log, *serve]  # fmt: skip
+        if pin is not None:
+            command = ["taskset", "-c", pin, *command]
         launched = time.monotonic()
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})},
+        )  # fmt: skip
         first_frame_s = _wait_first_line(detections, launched) if timed_launch else None
         if viewers:
             port = _announced_port(process)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pisight.device.pipeline.cores import name_current_thread
+from pisight.device.pipeline.cores import IO_THREADS
 from pisight.device.pipeline.handoff import LatestSlot, SlotClosedError
 from pisight.device.pipeline.staleness import SOURCE_STALL_S
 from pisight.device.sources.base import FrameSource, SourceError, as_bgr
@@ -145,7 +145,7 @@ class CaptureWorker:
         return time.monotonic() - newest < self._options.stall_timeout_s
 
     def _run(self) -> None:
-        name_current_thread("capture")
+        IO_THREADS.join("capture")
         try:
             while not self._stop.is_set():
                 if self._source is None and not self._reopen():

@@ -47,6 +47,39 @@ def pin_current_thread(cpus: frozenset[int]) -> None:
         log.debug("cannot pin thread to cores %s: %s", sorted(cpus), exc)
 
 
+class IoThreads:
+    """The threads that serve frames (capture, the pipeline's stages, HTTP), by native id,
+    so that a new inference setting can move them: onto the spare core while the
+    interpreters leave one, onto every core when they use them all (else the I/O threads,
+    squeezed onto one shared core, could no longer feed the interpreters)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[int] = set()
+        self._cpus: frozenset[int] | None = None
+
+    def join(self, name: str) -> None:
+        """Register the calling thread (and name it for the OS), on the current I/O cores."""
+        name_current_thread(name)
+        with self._lock:
+            self._ids.add(threading.get_native_id())
+            cpus = self._cpus
+        if cpus is not None:
+            pin_current_thread(cpus)
+
+    def move(self, cpus: frozenset[int]) -> None:
+        with self._lock:
+            self._cpus = cpus
+            for native_id in list(self._ids):
+                try:
+                    os.sched_setaffinity(native_id, cpus)
+                except OSError:  # the thread has ended (or pinning is forbidden)
+                    self._ids.discard(native_id)
+
+
+IO_THREADS = IoThreads()  # affinity belongs to the process: one registry for it
+
+
 def name_current_thread(name: str) -> None:
     """Give the calling thread its OS name (Linux, 15 bytes), so `top -H` and
     /proc/PID/task/*/comm show which pipeline stage uses the CPU; best effort."""

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from pisight.device.model.detector import Detector, RawOutputs
-from pisight.device.pipeline.cores import CorePlan, pin_current_thread
+from pisight.device.pipeline.cores import CorePlan, name_current_thread, pin_current_thread
 from pisight.device.pipeline.handoff import POLL_S, InOrder, LatestSlot, SlotClosedError
 from pisight.device.pipeline.watchdog import InvokeWatchdog
 from pisight.device.sources.frames import Frame
@@ -105,6 +105,7 @@ class InferencePool:
         self._threads: list[threading.Thread] = []
         self.restarts = 0
         self.guard: Callable[[Any], Any] = lambda target: target
+        self.on_switch: Callable[[InferenceSetting], None] = lambda setting: None
 
     # -- setting ---------------------------------------------------------------------
 
@@ -132,6 +133,7 @@ class InferencePool:
             self.setting = setting
             for detector in fresh:
                 self._spawn(_Worker(detector, self._timeout_s))
+        self.on_switch(setting)
 
     def load(self, threads: int) -> Detector:
         """A warmed-up detector, made with the process's whole CPU set: an interpreter's
@@ -180,6 +182,7 @@ class InferencePool:
             return ticket, prepared
 
     def _work(self, worker: _Worker, generation: int, cores: frozenset[int] | None) -> None:
+        name_current_thread(threading.current_thread().name)
         if cores:
             pin_current_thread(cores)
         watchdog = worker.watchdog

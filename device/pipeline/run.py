@@ -39,7 +39,7 @@ from pisight.device.model.detector import Detector, DetectorOptions
 from pisight.device.model.labels import PLACEHOLDER
 from pisight.device.model.probe import check_model
 from pisight.device.pipeline.capture import CaptureWorker
-from pisight.device.pipeline.cores import pin_current_thread
+from pisight.device.pipeline.cores import IO_THREADS
 from pisight.device.pipeline.event_plan import event_options, make_publisher, media_options
 from pisight.device.pipeline.handoff import LatestSlot
 from pisight.device.pipeline.inference import InferenceSetting
@@ -228,8 +228,9 @@ def execute(args: argparse.Namespace, hooks: dict[str, Any] | None = None) -> Su
     _check_class_names(detector, run)
     inference = plan_inference(run.forced, detector, run.pipeline.max_frames)
     cores = inference.cores
+    IO_THREADS.join("pisight")  # capture, pipeline and server threads inherit its cores
     if cores:
-        pin_current_thread(cores.io)  # capture, pipeline and server threads inherit it
+        IO_THREADS.move(cores.io)
     model = Path(run.detector.model).name
     serve = run.server
     # Before the capture starts: an unusable spool file stops the run with nothing open.

@@ -29,7 +29,7 @@ from pisight.device.model.detections import Detections
 from pisight.device.model.detector import Detector
 from pisight.device.pipeline.autotune import Tuner
 from pisight.device.pipeline.capture import CaptureWorker
-from pisight.device.pipeline.cores import name_current_thread
+from pisight.device.pipeline.cores import IO_THREADS
 from pisight.device.pipeline.handoff import (
     POLL_S,
     InOrder,
@@ -86,6 +86,7 @@ class Pipeline:
             options.cores,
         )  # fmt: skip
         self._pool.guard = self._guard
+        self._pool.on_switch = self._place_io_threads
         self.tuner = (
             Tuner(self._pool, self.stats, options.tuning, options.tuning_options, self._done,
                   options.on_tuned)
@@ -126,6 +127,7 @@ class Pipeline:
         """Run until the source ends, max_frames is reached, or stop is set."""
         self.stats.started = time.monotonic()
         self._pool.start(self.detector)
+        self._place_io_threads(self._pool.setting)
         for name, target in (
             ("prepare", self._prepare_loop),
             ("decode", self._decode_loop),
@@ -139,6 +141,12 @@ class Pipeline:
             stop.wait(POLL_S)
         return self._shutdown()
 
+    def _place_io_threads(self, setting: InferenceSetting) -> None:
+        cores = self.options.cores
+        if cores is not None:
+            spare = setting.threads * setting.interpreters <= len(cores.inference)
+            IO_THREADS.move(cores.io if spare else cores.all)
+
     def _start_thread(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=self._guard(target), name=name, daemon=True)
         thread.start()
@@ -146,7 +154,7 @@ class Pipeline:
 
     def _guard(self, target):
         def run() -> None:
-            name_current_thread(threading.current_thread().name)
+            IO_THREADS.join(threading.current_thread().name)
             try:
                 target()
             except BaseException as exc:  # a worker died: end the run, report why

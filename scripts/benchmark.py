@@ -40,6 +40,7 @@ from pisight.convert.conversion.quantize import QuantizeOptions, convert_saved_m
 from pisight.convert.data.calibration import load_calibration_frames
 from pisight.convert.data.synth import generate_dataset
 from pisight.convert.data.synth_scene import LABELS
+from pisight.convert.report.demo_report import PRIVATE_PROMISE_MB
 from pisight.convert.report.evaluate import evaluate_model
 from pisight.convert.report.variants import interleaved_latency
 from pisight.convert.ssd.export import export_saved_model
@@ -212,7 +213,8 @@ def runtime_section(args, int8: Path, work: Path) -> tuple[dict, list[dict]]:
 
     def summarise(key: str) -> float:
         values = [r[key] for r in rounds]
-        return round(float(np.max(values) if key == "rss_mb_max" else np.median(values)), 3)
+        peak = key in ("rss_mb_max", "private_mb_max")
+        return round(float(np.max(values) if peak else np.median(values)), 3)
 
     end_to_end = {key: summarise(key) for key in rounds[0]}
     viewers = []
@@ -287,7 +289,9 @@ def render(report: dict) -> str:
         f"| reference: serial read-resize-invoke-draw loop | {e2e['serial_loop_fps']:.2f} | "
         f"{e2e['ratio_serial_loop']:.3f} |",
         "",
-        f"Peak RSS of `pisight run`: {e2e['rss_mb_max']:.1f} MB. Launch to first processed "
+        f"Peak private memory of `pisight run` (RSS less file-backed pages): "
+        f"{e2e.get('private_mb_max', float('nan')):.1f} MB; peak RSS {e2e['rss_mb_max']:.1f} MB "
+        "(it also counts library pages the page cache happens to hold). Launch to first processed "
         f"frame: {e2e['launch_to_first_frame_s']:.2f} s.",
         "",
         "## Viewers",
@@ -323,7 +327,9 @@ def targets(report: dict) -> list[tuple[str, float, bool | None]]:
         ("`pisight run` with two zones and a line / bare interpreter >= 0.97",
          e2e["ratio_counting"], e2e["ratio_counting"] >= 0.97),
         int8_target(report["machine"], int8_over_fp32),
-        ("peak RSS of `pisight run` < 128 MB", e2e["rss_mb_max"], e2e["rss_mb_max"] < 128),
+        (f"peak private memory of `pisight run` < {PRIVATE_PROMISE_MB} MB",
+         e2e.get("private_mb_max", float("nan")),
+         e2e.get("private_mb_max", float("inf")) < PRIVATE_PROMISE_MB),
         ("launch to first processed frame < 1 s", e2e["launch_to_first_frame_s"],
          e2e["launch_to_first_frame_s"] < 1.0),
         (f"{viewers[-1]['viewers']} viewers / no viewer inference FPS >= 0.95", ten_viewers,

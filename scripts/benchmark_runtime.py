@@ -93,6 +93,7 @@ def run_pisight(
     return {
         "fps": float(summary["fps"]),
         "rss_mb_max": float(summary["rss_mb_max"]),
+        "private_mb_max": float(summary.get("private_mb_max", "nan")),
         "dropped": int(summary["dropped"]),
         "cpu_percent": cpu,
         "system_cpu_percent": system_cpu,
@@ -186,6 +187,7 @@ def one_round(args: argparse.Namespace, video: Path) -> dict:
         "ratio_counting": counted["fps"] / floor,
         "ratio_serial_loop": serial_fps / floor,
         "rss_mb_max": max(plain["rss_mb_max"], watched["rss_mb_max"]),
+        "private_mb_max": max(plain["private_mb_max"], watched["private_mb_max"]),
         "launch_to_first_frame_s": launch["launch_to_first_frame_s"],
     }
 
@@ -208,7 +210,8 @@ def main() -> int:
               "rounds": len(rounds), "cpu_count": os.cpu_count()}  # fmt: skip
     for key in rounds[0]:
         values = [r[key] for r in rounds]
-        report[key] = round(float(np.max(values) if key == "rss_mb_max" else np.median(values)), 3)
+        peak = key in ("rss_mb_max", "private_mb_max")
+        report[key] = round(float(np.max(values) if peak else np.median(values)), 3)
     report["per_round"] = rounds
     print(json.dumps({k: v for k, v in report.items() if k != "per_round"}, indent=2))
     if args.json:

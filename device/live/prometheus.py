@@ -51,6 +51,12 @@ _METRICS = (
         lambda s: s.system_cpu_percent,
     ),
     _Metric("pisight_rss_bytes", "Resident memory of pisight.", lambda s: s.rss_mb, 2.0**20),
+    _Metric(
+        "pisight_private_memory_bytes",
+        "Resident memory of pisight less file-backed pages (shared libraries, the model).",
+        lambda s: s.private_mb,
+        2.0**20,
+    ),
     _Metric("pisight_temperature_celsius", "SoC temperature.", lambda s: s.temperature_c),
     _Metric(
         "pisight_throttled",

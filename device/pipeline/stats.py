@@ -28,19 +28,22 @@ class Summary:
     inference_ms_p50: float | None
     rss_mb_max: float
     dropped: int
+    private_mb_max: float | None = None
 
     def line(self) -> str:
         p50 = "" if self.inference_ms_p50 is None else f"{self.inference_ms_p50:.2f}"
         return (
             f"frames={self.frames} fps={self.fps:.2f} inference_ms_p50={p50} "
             f"rss_mb_max={self.rss_mb_max:.1f} dropped={self.dropped}"
+            + ("" if self.private_mb_max is None else f" private_mb_max={self.private_mb_max:.1f}")
         )
 
     def in_status(self, status: RunStatus) -> RunStatus:
         """status with the whole run's frames, FPS and peak memory: the CSV's summary row."""
         return replace(
-            status, frames=self.frames, fps=round(self.fps, 2), rss_mb=round(self.rss_mb_max, 1)
-        )
+            status, frames=self.frames, fps=round(self.fps, 2), rss_mb=round(self.rss_mb_max, 1),
+            private_mb=None if self.private_mb_max is None else round(self.private_mb_max, 1),
+        )  # fmt: skip
 
 
 WARMUP_FRAMES = 10  # the first invokes pack weights and warm caches; bench skips them too
@@ -51,6 +54,7 @@ class RunStats:
         self.frames = 0
         self.inference_ms_total = 0.0  # the tuner's latency over a window of frames
         self.rss_mb_max = 0.0
+        self.private_mb_max: float | None = None
         self.started = time.monotonic()
         self.first_frame_at: float | None = None
         self.warm_at: float | None = None
@@ -78,6 +82,8 @@ class RunStats:
     def sample(self) -> None:
         reading = self._sampler.sample()
         self.rss_mb_max = max(self.rss_mb_max, reading.rss_mb)
+        if reading.private_mb is not None:
+            self.private_mb_max = max(self.private_mb_max or 0.0, reading.private_mb)
         with self._lock:
             self._reading = reading
 
@@ -102,6 +108,7 @@ class RunStats:
             cpu_percent=reading and reading.cpu_percent,
             system_cpu_percent=reading and reading.system_cpu_percent,
             rss_mb=reading and round(reading.rss_mb, 1),
+            private_mb=reading and reading.private_mb and round(reading.private_mb, 1),
             temperature_c=reading and reading.temperature_c,
             throttled=reading and reading.throttled,
             last_frame_age_s=None if age is None else round(age, 3),
@@ -120,7 +127,12 @@ class RunStats:
         elif self.frames > 1 and self.first_frame_at and self.last_result_at:
             fps = (self.frames - 1) / max(self.last_result_at - self.first_frame_at, 1e-9)
         return Summary(
-            self.frames, fps, _rounded(self._latency.percentile(50)), self.rss_mb_max, dropped
+            self.frames,
+            fps,
+            _rounded(self._latency.percentile(50)),
+            self.rss_mb_max,
+            dropped,
+            self.private_mb_max,
         )
 
 

@@ -84,6 +84,8 @@ class RunStatus:
     """Event messages the broker acknowledged."""
     mqtt_connected: bool | None = field(default=None, metadata=_ADDED_LATER)
     """Whether the broker is connected now; None without MQTT."""
+    private_mb: float | None = field(default=None, metadata=_ADDED_LATER)
+    """Resident memory less file-backed pages (pipeline/meters.py), MiB."""
     inference: str | None = field(default=None, metadata=_ADDED_LATER)
     """Interpreters x threads each, e.g. "2x1" (pipeline/inference.py: --threads auto may
     change it in a run's first seconds)."""

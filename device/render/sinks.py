@@ -33,6 +33,7 @@ CSV_COLUMNS = (
     "cpu_percent",
     "system_cpu_percent",
     "rss_mb",
+    "private_mb",
     "temperature_c",
     "throttled",
     "dropped_frames",
@@ -102,7 +103,8 @@ class MetricsLog:
         values = (
             status.time, status.frames, status.fps, status.inference_ms_p50,
             status.inference_ms_p90, status.cpu_percent, status.system_cpu_percent,
-            status.rss_mb, status.temperature_c, status.throttled, status.dropped_frames,
+            status.rss_mb, status.private_mb, status.temperature_c, status.throttled,
+            status.dropped_frames,
         )  # fmt: skip
         cells = [*map(_cell, values), row]  # in CSV_COLUMNS order
         if not self._tracked:

@@ -18,7 +18,7 @@ from pisight.device.render.sinks import CSV_COLUMNS
 from pisight.device.sources.testpattern import write_video
 from tests.helpers import pisight, pisight_in_process
 
-SUMMARY_KEYS = ("frames", "fps", "inference_ms_p50", "rss_mb_max", "dropped")
+SUMMARY_KEYS = ("frames", "fps", "inference_ms_p50", "rss_mb_max", "dropped", "private_mb_max")
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +168,8 @@ def test_zones_and_lines_reach_the_metrics_and_the_detections(
     assert result.returncode == 0, result.stderr
     header, *rows = metrics.read_text().splitlines()
     assert header.endswith(",row,tracks,zone:left,line:middle:in,line:middle:out")
-    assert rows[-1].split(",")[11] == "summary" and len(rows[-1].split(",")) == 16
+    cells = rows[-1].split(",")
+    assert cells[CSV_COLUMNS.index("row")] == "summary" and len(cells) == len(CSV_COLUMNS) + 4
     found = [d for line in detections.read_text().splitlines()
              for d in json.loads(line)["detections"]]  # fmt: skip
     assert found and all("track_id" in d for d in found)

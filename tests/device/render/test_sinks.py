@@ -23,6 +23,7 @@ DESIGN_COLUMNS = (
     "cpu_percent",
     "system_cpu_percent",
     "rss_mb",
+    "private_mb",
     "temperature_c",
     "throttled",
     "dropped_frames",
@@ -86,7 +87,7 @@ def test_metrics_log_puts_each_status_field_in_its_column(tmp_path: Path) -> Non
     log.write(
         RunStatus(
             time=1.5, frames=2, fps=3.25, inference_ms_p50=4.5, inference_ms_p90=5.5,
-            cpu_percent=6.5, system_cpu_percent=7.5, rss_mb=8.5, temperature_c=9.5,
+            cpu_percent=6.5, system_cpu_percent=7.5, rss_mb=8.5, private_mb=8.75, temperature_c=9.5,
             throttled=10, dropped_frames=11, uptime_s=99.0, source="not a column",
         )
     )  # fmt: skip
@@ -96,7 +97,8 @@ def test_metrics_log_puts_each_status_field_in_its_column(tmp_path: Path) -> Non
     assert dict(zip(CSV_COLUMNS, row.split(","), strict=True)) == {
         "time": "1.5", "frames": "2", "fps": "3.25", "inference_ms_p50": "4.5",
         "inference_ms_p90": "5.5", "cpu_percent": "6.5", "system_cpu_percent": "7.5",
-        "rss_mb": "8.5", "temperature_c": "9.5", "throttled": "10", "dropped_frames": "11",
+        "rss_mb": "8.5", "private_mb": "8.75", "temperature_c": "9.5", "throttled": "10",
+        "dropped_frames": "11",
         "row": "interval",
     }  # fmt: skip
 

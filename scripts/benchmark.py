@@ -16,6 +16,8 @@
    video over the bare-interpreter rate, with no viewer and one viewer, the serial
    read-resize-invoke-draw loop as the reference row, peak RSS, launch to first frame.
 3. Viewers: inference FPS and CPU of `pisight run` with 0, 1, 5 and 10 MJPEG clients.
+4. At the limit (scripts/benchmark_limit.py): `pisight run` at its defaults (--threads
+   auto) against the best bare rate over every interpreter and thread count.
 Only ratios taken in this one run are meant to be compared.
 """
 
@@ -33,6 +35,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchmark_limit import measure as measure_limit
+from benchmark_limit import render as render_limit
 from benchmark_runtime import one_round, run_pisight
 
 from pisight.convert.conversion.legacy_runtime import ensure_legacy_env
@@ -399,6 +403,12 @@ def main() -> int:
         models, int8 = model_section(args, work)
         print("end to end and viewers ...", flush=True)
         end_to_end, viewers = runtime_section(args, int8, work)
+        print("at the limit ...", flush=True)
+        limit_options = argparse.Namespace(
+            rounds=args.rounds, seconds=0.5 if args.quick else 2.0, frames=max(args.frames, 600)
+        )
+        demo_bundle = str(ROOT / "models" / "demo" / "bundle")
+        limits = [measure_limit(model, limit_options) for model in (demo_bundle, str(int8))]
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "command": command,
@@ -413,13 +423,15 @@ def main() -> int:
         "threads": args.threads, "rounds": args.rounds, "frames": args.frames,
         "models": models, "ratios": ratios(models),
         "end_to_end": end_to_end, "viewers": viewers,
+        "limit": [{k: v for k, v in r.items() if k != "rounds"} for r in limits],
         "seconds": round(time.monotonic() - started, 1),
     }  # fmt: skip
     json_path = args.json or args.out.with_suffix(".json")
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     # The tracking section comes from scripts/benchmark-tracking.sh: keep it as it is.
     kept = args.out.read_text().partition(TRACKING_SECTION) if args.out.exists() else ("", "", "")
-    args.out.write_text(render(report) + (kept[1] + kept[2] if kept[1] else ""))
+    at_limit = "\n" + render_limit(limits, command)
+    args.out.write_text(render(report) + at_limit + (kept[1] + kept[2] if kept[1] else ""))
     print(f"wrote {args.out} and {json_path} in {report['seconds']:.0f} s")
     return 0
 

@@ -97,3 +97,34 @@ def test_only_bundles_made_from_this_checkpoint_are_used(tmp_path: Path) -> None
     assert not benchmark._made_from(bundle, SSDConfig(num_classes=3, training=older))
     (bundle / "pisight.json").write_text(json.dumps({"task": "detection"}))  # before records
     assert not benchmark._made_from(bundle, config)
+
+
+def test_the_limit_section_measures_every_setting_and_replaces_its_old_self(
+    ssd_bundle: Path, tmp_path: Path
+) -> None:
+    import benchmark_limit
+
+    from pisight.device.pipeline.inference import InferenceSetting
+
+    settings = benchmark_limit.bare_settings(2)
+    assert [s.short for s in settings] == ["1x1", "1x2", "2x1"]
+    assert benchmark_limit.bare_rate(str(ssd_bundle), InferenceSetting(1, 2), 0.3) > 0
+    report = {
+        "model": str(ssd_bundle), "chosen": "2 interpreters x 1 thread: 90.0 fps (1x1 50.0)",
+        "best_bare_one_interpreter": 80.0, "best_bare": 95.0, "ratio_no_viewer": 1.1,
+        "ratio_one_viewer": 1.05, "ratio_old_default": 0.6, "pinned_ratio": 1.0,
+        "steal_percent": 2.5, "bare": {"1x1": 50.0, "1x2": 80.0, "2x1": 95.0},
+        "fps": {"default": 88.0, "default_viewer": 84.0, "old_default": 48.0,
+                "pinned_default": 45.0, "pinned_old": 45.0},
+    }  # fmt: skip
+    section = benchmark_limit.render([report], "python scripts/benchmark_limit.py")
+    assert "| 88.0 fps (1.100) | 84.0 (1.050) | 48.0 (0.600) | 45.0 / 45.0 (1.000) | 2.5 |" in (
+        section
+    )
+    target = tmp_path / "BENCHMARKS.md"
+    target.write_text("# Benchmarks\n\n## Targets\n\nx\n\n## Tracking: which tracker\n\nkept\n")
+    benchmark_limit.update(target, section)
+    benchmark_limit.update(target, section.replace("88.0 fps", "77.0 fps"))
+    text = target.read_text()
+    assert text.count(benchmark_limit.SECTION) == 1 and "77.0 fps" in text
+    assert text.index("## Targets") < text.index(benchmark_limit.SECTION) < text.index("kept")

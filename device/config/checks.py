@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pisight.device.live.options import parse_listen
@@ -86,3 +87,43 @@ def toml_point(raw: Any) -> tuple[float, float]:
         return toml_number(raw[0]), toml_number(raw[1])
     except ValueError:
         raise ValueError("must be a point [x, y] of two numbers") from None
+
+
+def convert_toml(kind: str, choices: tuple[str, ...], raw: Any) -> Any:
+    """A TOML value as the pipeline takes it, by the key's kind; ValueError says why not."""
+    if kind == "bool":
+        if not isinstance(raw, bool):
+            raise ValueError("must be true or false (no quotes)")
+        return raw
+    if kind == "int":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValueError("must be a whole number")
+        return raw
+    if kind == "threads":
+        if raw == "auto" or (isinstance(raw, int) and not isinstance(raw, bool)):
+            return raw
+        raise ValueError('must be "auto" or a whole number of threads')
+    if kind == "float":
+        return toml_number(raw)
+    if kind in ("str", "path", "choice"):
+        if not isinstance(raw, str) or not raw.strip():
+            raise ValueError("must be a non-empty string in quotes")
+        if choices and raw not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return Path(raw) if kind == "path" else raw
+    if kind == "strings":
+        if not isinstance(raw, list) or not all(isinstance(s, str) and s.strip() for s in raw):
+            raise ValueError("must be a list of strings")
+        return tuple(s.strip() for s in raw)
+    if kind == "range":
+        low, high = toml_point(raw)
+        if high <= low:
+            raise ValueError("needs [low, high] with low < high")
+        return low, high
+    if kind == "point":
+        return toml_point(raw)
+    if kind == "points":
+        if not isinstance(raw, list):
+            raise ValueError("must be a list of points [[x, y], ...]")
+        return tuple(toml_point(p) for p in raw)
+    raise AssertionError(f"unknown kind {kind}")

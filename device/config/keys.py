@@ -22,12 +22,11 @@ from pisight.device.config.checks import (
     at_least,
     between,
     class_list,
+    convert_toml,
     input_range,
     listen_address,
     thread_count,
     threads_check,
-    toml_number,
-    toml_point,
 )
 from pisight.device.events.archive import Retention
 from pisight.device.events.event import EventOptions
@@ -252,49 +251,9 @@ ARRAYS: dict[str, dict[str, Key]] = {
 }  # fmt: skip
 
 
-def _convert(key: Key, raw: Any) -> Any:
-    kind = key.kind
-    if kind == "bool":
-        if not isinstance(raw, bool):
-            raise ValueError("must be true or false (no quotes)")
-        return raw
-    if kind == "int":
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise ValueError("must be a whole number")
-        return raw
-    if kind == "threads":
-        if raw == "auto" or (isinstance(raw, int) and not isinstance(raw, bool)):
-            return raw
-        raise ValueError('must be "auto" or a whole number of threads')
-    if kind == "float":
-        return toml_number(raw)
-    if kind in ("str", "path", "choice"):
-        if not isinstance(raw, str) or not raw.strip():
-            raise ValueError("must be a non-empty string in quotes")
-        if key.choices and raw not in key.choices:
-            raise ValueError(f"must be one of {', '.join(key.choices)}")
-        return Path(raw) if kind == "path" else raw
-    if kind == "strings":
-        if not isinstance(raw, list) or not all(isinstance(s, str) and s.strip() for s in raw):
-            raise ValueError("must be a list of strings")
-        return tuple(s.strip() for s in raw)
-    if kind == "range":
-        low, high = toml_point(raw)
-        if high <= low:
-            raise ValueError("needs [low, high] with low < high")
-        return low, high
-    if kind == "point":
-        return toml_point(raw)
-    if kind == "points":
-        if not isinstance(raw, list):
-            raise ValueError("must be a list of points [[x, y], ...]")
-        return tuple(toml_point(p) for p in raw)
-    raise AssertionError(f"unknown kind {kind}")
-
-
 def from_toml(key: Key, raw: Any) -> Any:
     """The value of a TOML entry as the pipeline takes it; ValueError says what is wrong."""
-    value = _convert(key, raw)
+    value = convert_toml(key.kind, key.choices, raw)
     problem = key.check(value) if key.check else None
     if problem:
         raise ValueError(problem)

@@ -114,3 +114,25 @@ def credentials(settings: Settings) -> tuple[str, str] | None:
     if os.environ.get(AUTH_ENV, "").strip():
         return _from(os.environ[AUTH_ENV], f"${AUTH_ENV}")
     return None
+
+
+def validate(s: Settings) -> None:
+    """What no single key can check: settings that need each other; ValueError."""
+    if s.check_config and s.config is None:
+        raise ValueError("--check-config needs --config FILE")
+    if s.model is None:
+        if s.config is not None:
+            raise s.config.error('no model; add path = "BUNDLE" under [model] or give --model',
+                                 "model", "path")  # fmt: skip
+        raise ValueError("--model is required: give --model BUNDLE or --config FILE")
+    if s.frames is not None and s.frames < 1:
+        raise ValueError("--frames must be at least 1")
+    for dest in ("log", "detections", "record"):
+        path = s.values[dest]
+        if path is not None and Path(path).is_dir():
+            raise s.error(dest, f"{path} is a directory; give a file name")
+    if (s.zones or s.lines) and not s.track:
+        fix = "drop --no-track" if s.origin["track"] == "flag" else "set enabled = true"
+        raise s.error("track", f"the zones and lines of the file count tracks; {fix}")
+    if s.events and not s.track and s.origin["events"] != "default":
+        raise s.error("events", "events are made from tracks; turn tracking on or events off")

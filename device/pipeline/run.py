@@ -26,7 +26,7 @@ from typing import Any
 from pisight.device.config.keys import FLAG_KEYS, arg_type
 from pisight.device.config.keys import input_range as input_range  # pisight convert uses it
 from pisight.device.config.load import Config, load_config
-from pisight.device.config.merge import AUTH_ENV, Settings, credentials, merge
+from pisight.device.config.merge import AUTH_ENV, Settings, credentials, merge, validate
 from pisight.device.config.mqtt import mqtt_options
 from pisight.device.events.event import EventSink
 from pisight.device.events.media import EventMedia, MediaOptions
@@ -143,32 +143,11 @@ def server_options(s: Settings, title: str) -> ServerOptions:
     return ServerOptions(host=host, port=port, auth=auth, title=title)
 
 
-def _validate(s: Settings) -> None:
-    if s.check_config and s.config is None:
-        raise ValueError("--check-config needs --config FILE")
-    if s.model is None:
-        if s.config is not None:
-            raise s.config.error('no model; add path = "BUNDLE" under [model] or give --model',
-                                 "model", "path")  # fmt: skip
-        raise ValueError("--model is required: give --model BUNDLE or --config FILE")
-    if s.frames is not None and s.frames < 1:
-        raise ValueError("--frames must be at least 1")
-    for dest in ("log", "detections", "record"):
-        path = s.values[dest]
-        if path is not None and Path(path).is_dir():
-            raise s.error(dest, f"{path} is a directory; give a file name")
-    if (s.zones or s.lines) and not s.track:
-        fix = "drop --no-track" if s.origin["track"] == "flag" else "set enabled = true"
-        raise s.error("track", f"the zones and lines of the file count tracks; {fix}")
-    if s.events and not s.track and s.origin["events"] != "default":
-        raise s.error("events", "events are made from tracks; turn tracking on or events off")
-
-
 def settings_from(args: argparse.Namespace) -> Settings:
     """The flags over --config's file, checked; ConfigError / ValueError on bad input."""
     config = load_config(args.config) if args.config else None
     settings = merge(args, config)
-    _validate(settings)
+    validate(settings)
     return settings
 
 

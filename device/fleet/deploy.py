@@ -36,7 +36,7 @@ from pisight.device.config.load import load_config
 from pisight.device.fleet.remote import Ssh, SshOptions, Target
 from pisight.device.model.bundle import METADATA_FILE, check_bundle, sha256_file
 from pisight.device.model.cpu import CpuInfo
-from pisight.device.model.runtime import threads_phrase
+from pisight.device.model.runtime import RUNTIMES, threads_phrase
 
 
 class DeployError(RuntimeError):
@@ -114,7 +114,7 @@ def deploy_host(
                        "probe", options.dest, release, options.device_python,
                        options.config_path).strip().removeprefix("ok ")  # fmt: skip
         detail = _activate(ssh, options, release, config is not None)
-        detail += f"; runs in {probed}{_bench(ssh, options)}"
+        detail += f"; runs in {probed}{_bench(ssh, options, probed.split(' ')[0])}"
         return HostResult(target, True, release, detail)
     except DeployError as exc:
         return HostResult(target, False, release, str(exc))
@@ -169,12 +169,14 @@ def _activate(ssh: Ssh, options: DeployOptions, release: str, with_config: bool)
     return f"live, /healthz ok{settings}"
 
 
-def _bench(ssh: Ssh, options: DeployOptions) -> str:
-    """The device's own latency, for the result line; a failed bench leaves the deploy live."""
+def _bench(ssh: Ssh, options: DeployOptions, runtime: str) -> str:
+    """The device's own latency, for the result line; a failed bench leaves the deploy live.
+    runtime: the one the probe loaded the model in (the service's, from its settings)."""
     if options.bench_runs is None:
         return ""
+    runtime = runtime if runtime in RUNTIMES else ""
     result = ssh.script("bench", options.dest, options.device_python, str(options.bench_runs),
-                        timeout_s=300)  # fmt: skip
+                        runtime, timeout_s=300)  # fmt: skip
     if result.returncode != 0:
         return f"; bench failed ({_reason(result)})"
     found = json.loads(result.stdout)

@@ -138,9 +138,11 @@ restart)
 bench)
     # After the bundle went live: the bare interpreter on the device (`pisight bench`),
     # kept as DEST/bench.json beside the releases (the CPU it ran on is in it).
-    python=$1; runs=$2
+    # $3: the runtime the probe loaded the model in (the service's), empty for the default.
+    python=$1; runs=$2; runtime=${3:-}
     "$python" -m pisight.device.cli bench "$dest/current" --runs "$runs" \
-        --json "$dest/.bench.json.tmp" >/dev/null 2>&1 || fail "pisight bench failed there"
+        ${runtime:+--runtime "$runtime"} --json "$dest/.bench.json.tmp" >/dev/null 2>&1 \
+        || fail "pisight bench failed there"
     mv -f "$dest/.bench.json.tmp" "$dest/bench.json"
     cat "$dest/bench.json"
     ;;

@@ -62,6 +62,22 @@ def test_bench_prints_and_keeps_the_devices_latency_with_its_cpu(
     assert not (dest / ".bench.json.tmp").exists()
 
 
+def test_bench_runs_in_the_runtime_the_probe_loaded(
+    sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
+) -> None:
+    # The device's Python notes how it is called: bench must get the probe's runtime (the
+    # one the service's settings choose), not the first importable one.
+    calls, python = tmp_path / "calls.txt", tmp_path / "device-python"
+    python.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    dest = tmp_path / "models"
+    flags = ("--no-service", "--bench", "--device-python", str(python))
+    assert deploy(sshd, bundle, dest, *flags) == 0
+    bench = [line for line in calls.read_text().splitlines() if " bench " in line]
+    assert len(bench) == 1 and "--runtime litert" in bench[0]
+    assert "runs in litert" in capsys.readouterr().out
+
+
 def test_a_failed_bench_leaves_the_deploy_live(
     sshd: LoopbackSshd, bundle: Path, tmp_path: Path, capsys
 ) -> None:

@@ -107,7 +107,12 @@ class Tuner:
         """Try each setting, switch to the best, report it (the tuning thread's body)."""
         trials = []
         for setting in self._settings:
-            self._pool.switch(setting)
+            try:
+                self._pool.switch(setting)
+            except Exception as exc:  # e.g. no memory for another interpreter: keep running
+                log.warning("tuning stopped at %s (%s); staying on %s", setting.short, exc,
+                            self._pool.setting.phrase())  # fmt: skip
+                return
             trial = self._measure(setting)
             if trial is None:  # the run ended first: keep what runs, remember nothing
                 return

@@ -125,3 +125,34 @@ def test_a_bad_thread_count_is_one_clear_line(ssd_bundle: Path) -> None:
     result = pisight("run", "--model", str(ssd_bundle), "--threads", "many")
     assert result.returncode != 0
     assert "'many' is not a thread count: give auto or a whole number" in result.stderr
+
+
+def test_an_interpreter_that_cannot_load_ends_tuning_not_the_run(
+    ssd_bundle: Path, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    real_load = Detector.load
+
+    def load(options: DetectorOptions) -> Detector:
+        if options.threads == 2:
+            raise MemoryError("no room for another interpreter")
+        return real_load(options)
+
+    monkeypatch.setattr(Detector, "load", staticmethod(load))
+    caplog.set_level(logging.WARNING, "pisight.tuning")
+
+    def a_while(pipeline: Pipeline, stop: threading.Event) -> None:
+        while "tuning stopped" not in caplog.text and not stop.is_set():
+            stop.wait(0.05)
+        start = pipeline.stats.frames
+        while pipeline.stats.frames < start + 20 and not stop.is_set():
+            stop.wait(0.05)
+        stop.set()
+
+    settings = (S(1), S(2), S(1, 2))
+    options = PipelineOptions(inference=settings[0], tuning=settings, tuning_options=QUICK,
+                              on_tuned=lambda choice: None)  # fmt: skip
+    pipeline, _, frames = run_pipeline(
+        ssd_bundle, video, options, tmp_path / "d.jsonl", loop=True, beside=a_while
+    )
+    assert pipeline.error is None and "tuning stopped at 1x2" in caplog.text
+    assert pipeline.status().inference == "1x1" and frames == list(range(len(frames)))

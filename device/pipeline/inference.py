@@ -102,6 +102,7 @@ class InferencePool:
         self._dispatch = threading.Lock()  # a frame and its ticket are taken together
         self._next_ticket = 0
         self._workers: list[_Worker] = []
+        self._retired: list[_Worker] = []  # finishing their last frame after a switch
         self._threads: list[threading.Thread] = []
         self.restarts = 0
         self.guard: Callable[[Any], Any] = lambda target: target
@@ -129,6 +130,7 @@ class InferencePool:
         with self._lock:
             for worker in self._workers:
                 worker.retired = True
+            self._retired = [w for w in self._retired if w.ticket is not None] + self._workers
             self._workers = []
             self.setting = setting
             for detector in fresh:
@@ -204,8 +206,14 @@ class InferencePool:
                 return
 
     def restart_stuck(self) -> None:
-        """Replace each worker stuck in an invoke with a fresh one on a new interpreter."""
+        """Replace each worker stuck in an invoke with a fresh one on a new interpreter (a
+        retired one is only given up: its ticket skipped, so the frames after it flow)."""
         with self._lock:
+            for worker in [w for w in self._retired if w.watchdog.stuck()]:
+                log.warning("a retired interpreter's invoke ran over %g s; its frame is dropped",
+                            worker.watchdog.timeout_s)  # fmt: skip
+                self._abandon(worker)
+                self._retired.remove(worker)
             stuck = [w for w in self._workers if w.watchdog.stuck()]
         for worker in stuck:
             log.warning(
@@ -218,13 +226,16 @@ class InferencePool:
                 log.warning("reloading the model failed: %s", exc)
                 continue
             with self._lock:
-                worker.watchdog.restart()
-                if worker.ticket is not None:
-                    self.results.skip(worker.ticket)
-                self.restarts += 1
+                self._abandon(worker)
                 if worker in self._workers:
                     self._workers.remove(worker)
                 self._spawn(_Worker(detector, self._timeout_s))
+
+    def _abandon(self, worker: _Worker) -> None:
+        worker.watchdog.restart()
+        if worker.ticket is not None:
+            self.results.skip(worker.ticket)
+        self.restarts += 1
 
     def join(self, timeout_s: float) -> None:
         for thread in list(self._threads):

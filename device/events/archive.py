@@ -160,11 +160,37 @@ class EventArchive:
             if event_id in keep or not (too_old or over):
                 continue
             for path in grouped[event_id]:
-                path.unlink(missing_ok=True)
+                heir = self._hand_over_clip(event_id, grouped) if path.suffix == ".mp4" else None
+                if heir is None:
+                    path.unlink(missing_ok=True)
+                else:  # the clip lives on under the next event that shows it
+                    sizes[event_id] -= _size(heir)
+                    sizes[heir.name.rsplit(".", 1)[0]] += _size(heir)
             total -= sizes[event_id]
             count -= 1
             removed += 1
         return removed
+
+    def _hand_over_clip(self, event_id: str, grouped: dict[str, list[Path]]) -> Path | None:
+        """Events that overlapped share the first one's clip (their records name it): when
+        retention removes that first event, its clip moves to the oldest event still naming
+        it, and their records are rewritten to name that one. The new path, or None when no
+        other event shows the clip."""
+        sharing = []
+        for other in sorted(grouped, key=lambda e: float(e.split("-")[0])):
+            if other != event_id and self._clip_id(other) == event_id:
+                sharing.append(other)
+        if not sharing:
+            return None
+        heir = self.path(sharing[0], "clip")
+        os.replace(self.path(event_id, "clip"), heir)
+        grouped[sharing[0]].append(heir)
+        for other in sharing:
+            record_path = self.path(other, "record")
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            record["clip"] = sharing[0]
+            _write_atomically(record_path, json.dumps(record).encode())
+        return heir
 
 
 def _size(path: Path) -> int:

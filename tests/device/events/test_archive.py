@@ -69,3 +69,21 @@ def test_files_appear_whole_and_ids_cannot_leave_the_folder(tmp_path: Path) -> N
     assert archive.file("../../etc/passwd", "record") is None
     with pytest.raises(ValueError, match="not an event id"):
         archive.path("x/../y", "clip")
+
+
+def test_a_shared_clip_outlives_the_event_it_was_named_after(tmp_path: Path) -> None:
+    archive = EventArchive(tmp_path, Retention(max_events=2))
+    start = time.time() - 60
+    first, second, third = state(start), state(start + 1), state(start + 2)
+    archive.write_record(first)
+    clip = archive.open_clip(first.id, 10.0, (64, 48))
+    clip.add(np.zeros((48, 64, 3), np.uint8))
+    clip.finish()
+    for later in (second, third):  # they overlapped the first: one clip shows all three
+        archive.write_record(later, {"clip": first.id})
+    assert archive.enforce() == 1
+    assert archive.file(first.id, "clip") is None and archive.file(first.id, "record") is None
+    for later in (second, third):
+        found = archive.file(later.id, "clip")
+        assert found == archive.path(second.id, "clip") and found.stat().st_size > 0
+    assert [d["clip"] for d in archive.recent()] == [second.id, second.id]

@@ -29,6 +29,13 @@ class CorePlan:
         return self.inference | self.io
 
 
+def usable_cores() -> int:
+    """The cores this thread may run on (a container or `taskset` may allow fewer)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def plan_cores(threads: int) -> CorePlan | None:
     """None when there is no spare core (or the platform cannot pin threads)."""
     if not hasattr(os, "sched_getaffinity"):

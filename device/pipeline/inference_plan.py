@@ -15,7 +15,6 @@ choice. Every path logs what it chose and why.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from pisight.device.model.bundle import locate_model
 from pisight.device.model.detector import Detector
 from pisight.device.model.runtime import default_threads
 from pisight.device.pipeline.autotune import TUNING, Choice, TuningOptions, candidates
-from pisight.device.pipeline.cores import CorePlan, plan_cores
+from pisight.device.pipeline.cores import CorePlan, plan_cores, usable_cores
 from pisight.device.pipeline.inference import InferenceSetting
 from pisight.device.pipeline.setting_cache import (
     cache_file,
@@ -58,11 +57,7 @@ def forced_setting(threads: int | str | None, interpreters: int | None) -> Infer
 
 def first_threads(forced: InferenceSetting | None) -> int:
     """The threads of the interpreter `pisight run` loads first."""
-    return forced.threads if forced else candidates(_cores())[0].threads
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return forced.threads if forced else candidates(usable_cores())[0].threads
 
 
 def plan_inference(
@@ -85,7 +80,7 @@ def plan_inference(
         log.info("inference: %s, tuned for this model and CPU earlier (%s); kept in %s",
                  setting.phrase(), reason, cache_file())  # fmt: skip
         return InferencePlan(setting, (), cores, None)
-    settings = candidates(_cores())
+    settings = candidates(usable_cores())
     if len(settings) == 1 or (max_frames is not None and max_frames < MIN_TUNING_FRAMES):
         why = "one core" if len(settings) == 1 else f"runs under {MIN_TUNING_FRAMES} frames"
         log.info("inference: %s (no tuning: %s)", settings[0].phrase(), why)

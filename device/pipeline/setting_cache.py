@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pisight.device.model.cpu import this_cpu
 from pisight.device.pipeline.autotune import Choice
+from pisight.device.pipeline.cores import usable_cores
 from pisight.device.pipeline.inference import InferenceSetting
 
 log = logging.getLogger("pisight.tuning")
@@ -35,9 +36,7 @@ def cache_file() -> Path:
 
 def cache_key(model: Path, runtime: str) -> str:
     digest = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
-    cpu = this_cpu()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpu.cores
-    return f"{digest} {runtime} {cpu.model} / {cores} cores"
+    return f"{digest} {runtime} {this_cpu().model} / {usable_cores()} cores"
 
 
 def _entries(path: Path) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from pisight.device.model.detector import Detector, DetectorOptions
 from pisight.device.pipeline.autotune import Choice, Trial, TuningOptions, candidates, choose
+from pisight.device.pipeline.cores import usable_cores
 from pisight.device.pipeline.inference import InferenceSetting as S
 from pisight.device.pipeline.inference_plan import plan_inference
 from pisight.device.pipeline.options import PipelineOptions
@@ -89,7 +89,7 @@ def test_the_plan_forces_reuses_the_cache_or_tunes(
     short = plan_inference(None, loaded, max_frames=50)
     assert short.tuning == () and "no tuning" in caplog.text
     tuned = plan_inference(None, loaded, max_frames=None)
-    assert tuned.tuning == candidates(len(os.sched_getaffinity(0)))
+    assert tuned.tuning == candidates(usable_cores())
     assert tuned.on_tuned is not None
     tuned.on_tuned(Choice(S(1, 2), (Trial(S(1), 10.0, 5.0), Trial(S(1, 2), 19.0, 9.0))))
     assert "kept in" in caplog.text

@@ -134,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="pisight: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:  # TensorFlow's INFO through absl ("Function `_serve` contains input
+        logging.getLogger("absl").setLevel(logging.WARNING)  # name(s) ..."): -v shows it
     # Host commands parse their own arguments once their module (and TensorFlow) loads;
     # argparse's REMAINDER cannot pass on arguments that start with "--".
     positional = [i for i, arg in enumerate(argv) if not arg.startswith("-")]

@@ -3,6 +3,8 @@
     pisight train --data data/shapes --out demo.keras --backbone-weights none
     pisight train --data data/voc --out voc.keras --input-size 224 --alpha 0.5 \\
         --backbone-weights imagenet --epochs 80
+    pisight train --data data/shapes --out small.keras --alpha 0.35 \\
+        --teacher models/demo/demo.keras --temperature 2     # distilled from a teacher
 
 Writes MODEL.keras and MODEL.keras.json (the SSD config `pisight convert` needs); the
 saved model is the one with the best validation mAP@0.5. The defaults (TrainOptions)
@@ -17,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pisight.convert.ssd.anchors import AnchorConfig
+from pisight.convert.ssd.distill import DistillOptions
 from pisight.convert.ssd.model import FINEST_STRIDES
 from pisight.convert.ssd.train import TrainOptions, train
 
@@ -28,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(command_line="")  # `pisight train` fills it in (device/cli.py)
     _add_run_arguments(parser)
     _add_anchor_arguments(parser)
+    _add_teacher_arguments(parser)
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,8 +106,21 @@ def _add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(args: argparse.Namespace) -> int:
-    options = TrainOptions(
+def _add_teacher_arguments(parser: argparse.ArgumentParser) -> None:
+    """Distillation: a trained detector's scores and boxes on every anchor as extra targets."""
+    add, distill = parser.add_argument, DEFAULTS.distill
+    add("--teacher", metavar="BIG.keras", help="a trained detector (.keras + .json) to learn from")
+    add("--temperature", type=float, default=distill.temperature,
+        help="softens the teacher's and the student's class scores (1: as they are)")  # fmt: skip
+    add("--distill-weight", type=float, default=distill.class_weight,
+        help="weight of the teacher's class scores against the labels")  # fmt: skip
+    add("--distill-box-weight", type=float, default=distill.box_weight,
+        help="weight of the teacher's boxes (0: class scores only)")  # fmt: skip
+
+
+def options_from(args: argparse.Namespace) -> TrainOptions:
+    """The command line as TrainOptions (`pisight tune` builds the same from a trial)."""
+    return TrainOptions(
         data=args.data,
         out=args.out,
         input_size=args.input_size,
@@ -126,8 +143,13 @@ def main(args: argparse.Namespace) -> int:
         finest_stride=args.finest_stride,
         command=args.command_line,
         augmentation=replace(DEFAULTS.augmentation, crop=args.crop),
+        teacher=args.teacher,
+        distill=DistillOptions(args.temperature, args.distill_weight, args.distill_box_weight),
     )
-    result = train(options)
+
+
+def main(args: argparse.Namespace) -> int:
+    result = train(options_from(args))
     best = "-" if result.best_map50 is None else f"{result.best_map50:.3f}"
     print(
         f"model={result.model_path} best_map50={best} epochs={result.epochs_run} "

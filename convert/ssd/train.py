@@ -12,6 +12,10 @@ with the same coco_map as `pisight eval`, without a TFLite round trip (validatio
 the best scoring model is saved with save_detector, and training stops when mAP@0.5
 has not improved for `patience` epochs.
 
+With `teacher` (a trained detector, usually wider or with a larger input) the student
+also learns the teacher's class scores and boxes on every anchor (distill.py); the
+sidecar's training record names the teacher and the distillation settings.
+
 The defaults train the demo detector on synthetic shapes from scratch on a CPU; on real
 photos use backbone_weights="imagenet" (a download) or a local weights file.
 """
@@ -31,6 +35,7 @@ import numpy as np
 
 from pisight.convert.data.datasets import Dataset, load_dataset
 from pisight.convert.ssd.anchors import AnchorConfig
+from pisight.convert.ssd.distill import DistillOptions, Teacher
 from pisight.convert.ssd.model import SSDConfig, build_ssd, model_anchors, save_detector
 from pisight.convert.ssd.optimization import train_step, warmup_cosine_adam
 from pisight.convert.ssd.train_data import Augmentation, training_batches
@@ -80,6 +85,10 @@ class TrainOptions:
     """16, or 8 to add a feature map for objects under ~10% of the image side."""
     augmentation: Augmentation | None = field(default_factory=Augmentation)
     """Random crop, flip and colour jitter; None trains on the images as they are."""
+    teacher: str | Path | None = None
+    """A trained detector (.keras + .json) to distill from; None trains on labels alone."""
+    distill: DistillOptions = field(default_factory=DistillOptions)
+    """Temperature and weights of the teacher's terms (only with a teacher)."""
     command: str = ""
     """The command line that asked for this run, recorded with the model."""
 
@@ -109,7 +118,14 @@ def train(options: TrainOptions) -> TrainResult:
         options.augmentation,
     )  # fmt: skip
     steps = math.ceil(len(train_set.samples) / options.batch_size)
-    step = train_step(model, _optimizer(options, steps), total_steps=options.epochs * steps)
+    teacher = None
+    if options.teacher is not None:
+        teacher = Teacher.load(options.teacher, config, anchors, options.distill)
+        log.info("distilling from %s (alpha %s, input %s)", options.teacher,
+                 teacher.config.alpha, teacher.config.input_size)  # fmt: skip
+    step = train_step(
+        model, _optimizer(options, steps), teacher, total_steps=options.epochs * steps
+    )
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     validation = Validation(config, anchors, val_set) if val_set.samples else None
@@ -119,7 +135,10 @@ def train(options: TrainOptions) -> TrainResult:
         options, step, batches, validation, model, lambda: save_atomically(model, config, out)
     )
     result = TrainResult(best, epochs_run, time.monotonic() - start, out)
-    config = replace(config, training=_record(options, train_set, val_set, result))
+    record = _record(options, train_set, val_set, result)
+    if teacher is not None:
+        record["teacher"] = teacher.record()
+    config = replace(config, training=record)
     if validation is None:
         save_atomically(model, config, out)
     else:  # the best epoch's weights are saved; its sidecar now says how it was made

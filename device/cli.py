@@ -38,6 +38,10 @@ HOST_COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("pisight.convert.cli.demo", "the whole kit end to end on synthetic data, no camera"),
     "train": ("pisight.convert.cli.train", "train an SSD-MobileNetV2 detector"),
     "eval": ("pisight.convert.cli.eval", "mAP@0.5 and mAP@[.5:.95] of a model on a dataset"),
+    "tune": (
+        "pisight.convert.cli.tune",
+        "search for the most accurate detector under a latency budget",
+    ),
 }
 
 # Set once SIGINT/SIGTERM reached a workstation command.

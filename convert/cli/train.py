@@ -30,7 +30,14 @@ DEFAULTS = TrainOptions(data="", out="")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(command_line="")  # `pisight train` fills it in (device/cli.py)
     _add_run_arguments(parser)
-    _add_anchor_arguments(parser)
+    add_anchor_arguments(parser)
+    parser.add_argument(
+        "--finest-stride",
+        type=int,
+        choices=FINEST_STRIDES,
+        default=DEFAULTS.finest_stride,
+        help="stride of the finest feature map: 8 adds one for small objects (more compute)",
+    )
     _add_teacher_arguments(parser)
 
 
@@ -73,8 +80,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
-    """Anchors that fit the objects' sizes and shapes give more positives per object."""
+def add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
+    """Anchors that fit the objects' sizes and shapes give more positives per object
+    (`pisight tune` takes the same flags: anchors are not searched)."""
     add, anchors = parser.add_argument, DEFAULTS.anchors
     add(
         "--anchor-scales",
@@ -97,12 +105,14 @@ def _add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="every aspect ratio on the finest feature map too (more anchors for small objects)",
     )
-    add(
-        "--finest-stride",
-        type=int,
-        choices=FINEST_STRIDES,
-        default=DEFAULTS.finest_stride,
-        help="stride of the finest feature map: 8 adds one for small objects (more compute)",
+
+
+def anchor_config(args: argparse.Namespace) -> AnchorConfig:
+    return AnchorConfig(
+        min_scale=args.anchor_scales[0],
+        max_scale=args.anchor_scales[1],
+        aspect_ratios=tuple(args.anchor_ratios),
+        reduce_first_layer=not args.full_first_layer,
     )
 
 
@@ -134,12 +144,7 @@ def options_from(args: argparse.Namespace) -> TrainOptions:
         val_data=args.val_data,
         eval_every=args.eval_every,
         patience=args.patience,
-        anchors=AnchorConfig(
-            min_scale=args.anchor_scales[0],
-            max_scale=args.anchor_scales[1],
-            aspect_ratios=tuple(args.anchor_ratios),
-            reduce_first_layer=not args.full_first_layer,
-        ),
+        anchors=anchor_config(args),
         finest_stride=args.finest_stride,
         command=args.command_line,
         augmentation=replace(DEFAULTS.augmentation, crop=args.crop),

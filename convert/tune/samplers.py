@@ -1,0 +1,70 @@
+"""The three searches the documents name, as Optuna samplers chosen by name.
+
+    sampler = make_sampler("tpe", space, seed=0, budget_ms=50.0)
+
+- `tpe`: Bayesian optimisation (Tree-structured Parzen Estimator, multi-objective), which
+  models the good and the bad trials so far; with a latency budget it is told each
+  trial's excess over the budget (`constraints_func`) and proposes within it.
+- `random`: independent uniform draws; the baseline any cleverer search must beat.
+- `grid`: every combination of the listed values (space.grid_of), in an order that two
+  workers sharing a study split between them without repeating a point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import optuna
+
+from pisight.convert.tune.space import SearchSpace, grid_of
+
+LATENCY_ATTR = "latency_ms"
+
+
+def _tpe(
+    space: SearchSpace, seed: int | None, budget_ms: float | None
+) -> optuna.samplers.BaseSampler:
+    del space  # TPE reads the space from the trials' distributions
+    return optuna.samplers.TPESampler(
+        seed=seed, multivariate=True, n_startup_trials=5,
+        constraints_func=None if budget_ms is None else over_budget(budget_ms),
+    )  # fmt: skip
+
+
+def _random(
+    space: SearchSpace, seed: int | None, budget_ms: float | None
+) -> optuna.samplers.BaseSampler:
+    del space, budget_ms  # nothing to learn from: the budget only filters the results
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _grid(
+    space: SearchSpace, seed: int | None, budget_ms: float | None
+) -> optuna.samplers.BaseSampler:
+    del budget_ms
+    return optuna.samplers.GridSampler(grid_of(space), seed=seed)
+
+
+SAMPLERS: dict[str, Callable[..., optuna.samplers.BaseSampler]] = {
+    "tpe": _tpe,
+    "random": _random,
+    "grid": _grid,
+}
+
+
+def make_sampler(
+    name: str, space: SearchSpace, seed: int | None = 0, budget_ms: float | None = None
+) -> optuna.samplers.BaseSampler:
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+    return SAMPLERS[name](space, seed, budget_ms)
+
+
+def over_budget(budget_ms: float) -> Callable[[optuna.trial.FrozenTrial], Sequence[float]]:
+    """Optuna's constraint: <= 0 is feasible. A trial without a latency failed: infeasible."""
+
+    def constraint(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
+        latency = trial.user_attrs.get(LATENCY_ATTR)
+        return [float("inf") if latency is None else float(latency) - budget_ms]
+
+    return constraint

@@ -32,8 +32,10 @@ SPACE = SearchSpace()
 TEACHER_CHOICES = {"no": (False,), "yes": (True,), "both": (False, True)}
 # Each trial's training epochs and conversion steps: -v shows them, by default one line
 # per trial does (the progress line of study.Progress).
-TRIAL_LOGGERS = ("pisight.train", "pisight.finetune", "pisight.prune", "pisight.convert",
-                 "pisight.verify", "pisight.detector", "pisight.calibration", "pisight.eval")  # fmt: skip
+TRIAL_LOGGERS = (
+    "pisight.train", "pisight.finetune", "pisight.prune", "pisight.convert",
+    "pisight.verify", "pisight.detector", "pisight.calibration", "pisight.eval",
+)  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

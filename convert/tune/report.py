@@ -25,7 +25,7 @@ import optuna
 from optuna.trial import TrialState
 
 from pisight.convert.tune.samplers import LATENCY_ATTR
-from pisight.convert.tune.study import TuneOptions, best_trial, storage_url
+from pisight.convert.tune.study import FINISHED, TuneOptions, best_trial, storage_url
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class Row:
 
 def trial_rows(study: optuna.Study) -> list[Row]:
     rows = []
-    for trial in study.get_trials(deepcopy=False):
+    # Pruned trials are the surplus ones a worker asked for and did not run (study.py).
+    for trial in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)):
         attrs = trial.user_attrs
         rows.append(Row(
             trial.number, trial.state.name.lower(), attrs.get("plan", ""), attrs.get("map50"),

@@ -22,12 +22,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 from pisight.convert.tune.isolation import one_line, run_isolated
 from pisight.convert.tune.objective import TrialResult
@@ -80,15 +83,10 @@ def open_study(options: TuneOptions) -> optuna.Study:
     options.out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # Progress prints each trial
     url = storage_url(options)
-    # Two workers on one SQLite file wait for each other's writes instead of failing.
-    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    storage = optuna.storages.RDBStorage(
-        url, engine_kwargs=engine, heartbeat_interval=options.heartbeat_s,
-        grace_period=options.grace_s,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-            max_retry=1
-        ),
-    )  # fmt: skip
+    # Heartbeats, their retry callback and metric names are marked experimental since
+    # Optuna 2.8/3.2 and unchanged since; the warning would follow every start.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    storage = _storage(url, options)
     sampler = make_sampler(options.sampler, options.space, options.seed, options.budget_ms)
     study = optuna.create_study(
         storage=storage, sampler=sampler, study_name=options.study_name,
@@ -97,6 +95,25 @@ def open_study(options: TuneOptions) -> optuna.Study:
     _check_space(study, options.space)
     study.set_metric_names(list(OBJECTIVES))
     return study
+
+
+def _storage(url: str, options: TuneOptions) -> optuna.storages.RDBStorage:
+    # Two workers on one SQLite file wait for each other's writes (timeout) instead of
+    # failing. Two workers starting on a new database both create its tables; the loser's
+    # insert fails once the winner's are there, and a second try finds them.
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=options.heartbeat_s,
+                grace_period=options.grace_s,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+            )  # fmt: skip
+        except SQLAlchemyError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
 
 
 def _check_space(study: optuna.Study, space: SearchSpace) -> None:
@@ -138,6 +155,7 @@ def run_tune(options: TuneOptions, objective: Objective) -> optuna.Study:
 
 
 def _objective(trial: optuna.Trial, options: TuneOptions, objective: Objective) -> tuple:
+    _stop_when_full(trial, options.trials)
     plan = suggest(trial, options.space)
     directory = options.out / "trials" / f"{trial.number:04d}"
     trial.set_user_attr("plan", plan.describe())
@@ -156,6 +174,16 @@ def _objective(trial: optuna.Trial, options: TuneOptions, objective: Objective) 
     return result.map50, result.latency_ms, result.bytes
 
 
+def _stop_when_full(trial: optuna.Trial, wanted: int) -> None:
+    """Workers finishing at once could each start one more trial; the database numbers
+    trials in order, so a trial runs only while fewer than `wanted` came before it.
+    The one that does not is recorded as pruned, and its worker stops."""
+    earlier = trial.study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
+    if sum(t.number < trial.number for t in earlier) >= wanted:
+        trial.study.stop()
+        raise optuna.TrialPruned(f"the study already holds {wanted} trials")
+
+
 class Progress:
     """One line per finished trial: what it scored, the best so far, the time left."""
 
@@ -163,6 +191,8 @@ class Progress:
         self.options, self.started, self.ran = options, started, 0
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state == TrialState.PRUNED:
+            return  # a surplus trial (_stop_when_full), not one that ran
         self.ran += 1
         done = finished_trials(study)
         print(self.line(study, trial, done), flush=True)

@@ -1,11 +1,12 @@
 """The three searches the documents name, as Optuna samplers chosen by name.
 
-    sampler = make_sampler("tpe", space, seed=0, budget_ms=50.0)
+    sampler = make_sampler("tpe", space, seed=0)
 
 - `tpe`: Bayesian optimisation (Tree-structured Parzen Estimator, multi-objective), which
-  models the good and the bad trials so far; with a latency budget it is told each
-  trial's excess over the budget (`constraints_func`) and proposes within it.
+  models the good and the bad trials so far; with a latency budget each trial records
+  its excess over it (study.py, `Trial.set_constraint`) and TPE proposes within it.
 - `random`: independent uniform draws; the baseline any cleverer search must beat.
+  The budget only filters its results, as the grid's.
 - `grid`: every combination of the listed values (space.grid_of), in an order that two
   workers sharing a study split between them without repeating a point.
 
@@ -19,7 +20,7 @@ point N.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import optuna
 
@@ -60,27 +61,17 @@ class TrialSeededRandom(optuna.samplers.RandomSampler):
         super().before_trial(study, trial)
 
 
-def _tpe(
-    space: SearchSpace, seed: int | None, budget_ms: float | None
-) -> optuna.samplers.BaseSampler:
+def _tpe(space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
     del space  # TPE reads the space from the trials' distributions
-    return TrialSeededTPE(
-        seed, multivariate=True, n_startup_trials=5,
-        constraints_func=None if budget_ms is None else over_budget(budget_ms),
-    )  # fmt: skip
+    return TrialSeededTPE(seed, multivariate=True, n_startup_trials=5)
 
 
-def _random(
-    space: SearchSpace, seed: int | None, budget_ms: float | None
-) -> optuna.samplers.BaseSampler:
-    del space, budget_ms  # nothing to learn from: the budget only filters the results
+def _random(space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
+    del space
     return TrialSeededRandom(seed)
 
 
-def _grid(
-    space: SearchSpace, seed: int | None, budget_ms: float | None
-) -> optuna.samplers.BaseSampler:
-    del budget_ms
+def _grid(space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
     return optuna.samplers.GridSampler(grid_of(space), seed=seed)
 
 
@@ -92,18 +83,8 @@ SAMPLERS: dict[str, Callable[..., optuna.samplers.BaseSampler]] = {
 
 
 def make_sampler(
-    name: str, space: SearchSpace, seed: int | None = 0, budget_ms: float | None = None
+    name: str, space: SearchSpace, seed: int | None = 0
 ) -> optuna.samplers.BaseSampler:
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
-    return SAMPLERS[name](space, seed, budget_ms)
-
-
-def over_budget(budget_ms: float) -> Callable[[optuna.trial.FrozenTrial], Sequence[float]]:
-    """Optuna's constraint: <= 0 is feasible. A trial without a latency failed: infeasible."""
-
-    def constraint(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
-        latency = trial.user_attrs.get(LATENCY_ATTR)
-        return [float("inf") if latency is None else float(latency) - budget_ms]
-
-    return constraint
+    return SAMPLERS[name](space, seed)

@@ -44,6 +44,7 @@ HEARTBEAT_S = 10
 GRACE_S = 60
 """A running trial without a heartbeat for this long belonged to a worker that died."""
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL)
+OVER_BUDGET = "latency_over_budget_ms"
 
 Objective = Callable[[TrialPlan, Path], TrialResult]
 
@@ -59,7 +60,8 @@ class TuneOptions:
     """An Optuna storage URL (sqlite:///f.db, postgresql://...) or a path; None: OUT/study.db."""
     study_name: str = "pisight-tune"
     budget_ms: float | None = None
-    """Latency budget: trials above it are infeasible (TPE is told; the best is chosen under it)."""
+    """Latency budget: trials above it are infeasible (a constraint TPE models; the best is
+    chosen under it)."""
     timeout_s: float | None = None
     """This run starts no trial after this many seconds."""
     trial_timeout_s: float | None = None
@@ -87,7 +89,7 @@ def open_study(options: TuneOptions) -> optuna.Study:
     # Optuna 2.8/3.2 and unchanged since; the warning would follow every start.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = _storage(url, options)
-    sampler = make_sampler(options.sampler, options.space, options.seed, options.budget_ms)
+    sampler = make_sampler(options.sampler, options.space, options.seed)
     study = optuna.create_study(
         storage=storage, sampler=sampler, study_name=options.study_name,
         directions=list(DIRECTIONS), load_if_exists=True,
@@ -171,6 +173,8 @@ def _objective(trial: optuna.Trial, options: TuneOptions, objective: Objective) 
         trial.set_user_attr(key, value)
     if options.budget_ms is not None:
         trial.set_user_attr("under_budget", result.latency_ms <= options.budget_ms)
+        # <= 0 is feasible; TPE models the feasible trials apart from the others.
+        trial.set_constraint(OVER_BUDGET, result.latency_ms - options.budget_ms)
     return result.map50, result.latency_ms, result.bytes
 
 

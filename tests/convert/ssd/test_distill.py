@@ -153,3 +153,16 @@ def test_train_with_a_teacher_records_it(shapes: Path, teacher_file: Path, tmp_p
     teacher = config.training["teacher"]
     assert teacher["model"] == str(teacher_file) and teacher["input_size"] == 96
     assert (teacher["temperature"], teacher["box_weight"]) == (3.0, 0.5)
+
+
+def test_train_refuses_a_missing_teacher_in_one_line(shapes: Path, tmp_path: Path) -> None:
+    from tests.helpers import pisight_in_process
+
+    out, teacher = tmp_path / "s.keras", tmp_path / "big.keras"
+    done = pisight_in_process("train", "--data", str(shapes), "--out", str(out),
+                              "--input-size", "64", "--teacher", str(teacher))  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"pisight: error: no teacher model at {tmp_path / 'big.keras'}: "
+        "give a .keras from pisight train"
+    )

@@ -67,7 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--batch-size", type=int, default=16)
     add("--finetune-epochs", type=int, default=4, help="fine-tuning epochs after pruning")
     add("--teacher", metavar="BIG.keras", help="a trained detector for distillation trials")
-    add("--threads", type=int, default=1, help="interpreter threads for latency (default 1)")
+    add(
+        "--threads",
+        type=int,
+        help="interpreter threads for latency (default: all cores but one, as pisight run)",
+    )
     add("--bench-host", metavar="USER@HOST[:PORT]", help="measure latency on this Pi instead")
     add("--identity", type=Path, help="ssh key for --bench-host")
     add("--known-hosts", type=Path, help="known_hosts file for --bench-host")
@@ -118,7 +122,7 @@ def options_from(args: argparse.Namespace) -> tuple[TuneOptions, TrialSettings]:
         data=args.data, eval_data=args.eval_data, val_data=args.val_data,
         calibration=args.calib, teacher=args.teacher, anchors=anchor_config(args),
         batch_size=args.batch_size, finetune_epochs=args.finetune_epochs,
-        bench_host=host, threads=None if host and args.threads is None else args.threads,
+        bench_host=host, threads=args.threads,
         seed=args.seed,
     )  # fmt: skip
     options = TuneOptions(

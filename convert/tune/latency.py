@@ -22,6 +22,7 @@ from pathlib import Path
 from pisight.device.fleet.remote import Ssh, SshOptions, Target
 from pisight.device.model.bench import benchmark
 from pisight.device.model.cpu import CpuInfo, this_cpu
+from pisight.device.model.runtime import default_threads
 
 DEFAULT_DEVICE_PYTHON = "/opt/pisight/venv/bin/python"
 
@@ -49,6 +50,7 @@ def measure_latency(
     bundle: Path, host: BenchHost | None, threads: int | None, runs: int = 50
 ) -> Latency:
     if host is None:
+        threads = default_threads() if threads is None else threads
         result = benchmark(bundle, "litert", threads, runs).to_json()
         return Latency(result["latency_ms"]["p50"], result["latency_ms"]["p90"],
                        this_cpu().describe(), "this machine")  # fmt: skip

@@ -54,8 +54,9 @@ class TrialSettings:
     """Fine-tuning epochs after channel pruning."""
     calibration_samples: int = 100
     bench_host: BenchHost | None = None
-    threads: int | None = 1
-    """Interpreter threads for the latency (None: the device's default)."""
+    threads: int | None = None
+    """Interpreter threads for the latency; None: all cores but one of the machine that
+    measures (`pisight run`'s default there)."""
     bench_runs: int = 50
     seed: int = 0
 

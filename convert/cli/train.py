@@ -56,6 +56,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="imagenet|none|PATH",
         help="imagenet (downloads; best for real photos), none (from scratch) or a weights file",
     )
+    add("--init-from", metavar="MODEL.keras",
+        help="start from a trained detector's weights (same width; any input size)")  # fmt: skip
     add("--seed", type=int, default=DEFAULTS.seed)
     add(
         "--val-fraction",
@@ -149,6 +151,7 @@ def options_from(args: argparse.Namespace) -> TrainOptions:
         command=args.command_line,
         augmentation=replace(DEFAULTS.augmentation, crop=args.crop),
         teacher=args.teacher,
+        init_from=args.init_from,
         distill=DistillOptions(args.temperature, args.distill_weight, args.distill_box_weight),
     )
 

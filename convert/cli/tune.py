@@ -3,6 +3,7 @@
     pisight tune --data train --eval-data held-out --out tune-out --trials 12 --budget-ms 8
     pisight tune ... --sampler random            # or grid: every listed value combined
     pisight tune ... --teacher models/demo/demo.keras --teachers both
+    pisight tune ... --init-from models/demo/demo.keras --alphas 0.5   # shrink a trained one
     pisight tune ... --bench-host pi@pi4.local   # latency on the Pi, over SSH
     pisight tune ... --storage postgresql://host/db --study-name shapes   # many workers
 
@@ -68,6 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--finetune-epochs", type=int, default=4, help="fine-tuning epochs after pruning")
     add("--teacher", metavar="BIG.keras", help="a trained detector for distillation trials")
     add(
+        "--init-from",
+        metavar="MODEL.keras",
+        help="every trial starts from this trained detector's weights (its width: --alphas)",
+    )
+    add(
         "--threads",
         type=int,
         help="interpreter threads for latency (default: all cores but one, as pisight run)",
@@ -109,6 +115,8 @@ def options_from(args: argparse.Namespace) -> tuple[TuneOptions, TrialSettings]:
         raise ValueError(f"--teachers {teachers} needs --teacher BIG.keras")
     if args.teacher and not Path(args.teacher).is_file():
         raise FileNotFoundError(f"no teacher model at {args.teacher}: give a .keras file")
+    if args.init_from and not Path(args.init_from).is_file():
+        raise FileNotFoundError(f"--init-from {args.init_from} does not exist: give a .keras file")
     space = SearchSpace(
         alphas=tuple(args.alphas), input_sizes=tuple(args.input_sizes),
         finest_strides=tuple(args.finest_strides), learning_rates=tuple(args.lrs),
@@ -120,7 +128,8 @@ def options_from(args: argparse.Namespace) -> tuple[TuneOptions, TrialSettings]:
         host = BenchHost(args.bench_host, args.identity, args.known_hosts, args.device_python)
     settings = TrialSettings(
         data=args.data, eval_data=args.eval_data, val_data=args.val_data,
-        calibration=args.calib, teacher=args.teacher, anchors=anchor_config(args),
+        calibration=args.calib, teacher=args.teacher, init_from=args.init_from,
+        anchors=anchor_config(args),
         batch_size=args.batch_size, finetune_epochs=args.finetune_epochs,
         bench_host=host, threads=args.threads,
         seed=args.seed,

@@ -36,7 +36,13 @@ import numpy as np
 from pisight.convert.data.datasets import Dataset, load_dataset
 from pisight.convert.ssd.anchors import AnchorConfig
 from pisight.convert.ssd.distill import DistillOptions, Teacher
-from pisight.convert.ssd.model import SSDConfig, build_ssd, model_anchors, save_detector
+from pisight.convert.ssd.model import (
+    SSDConfig,
+    build_ssd,
+    load_detector,
+    model_anchors,
+    save_detector,
+)
 from pisight.convert.ssd.optimization import train_step, warmup_cosine_adam
 from pisight.convert.ssd.train_data import Augmentation, training_batches
 from pisight.convert.ssd.validation import Validation
@@ -89,6 +95,9 @@ class TrainOptions:
     """A trained detector (.keras + .json) to distill from; None trains on labels alone."""
     distill: DistillOptions = field(default_factory=DistillOptions)
     """Temperature and weights of the teacher's terms (only with a teacher)."""
+    init_from: str | Path | None = None
+    """A trained detector whose weights start every layer of the same name and shape (another
+    input size keeps them all: convolutions do not depend on it); None: a fresh start."""
     command: str = ""
     """The command line that asked for this run, recorded with the model."""
 
@@ -112,6 +121,9 @@ def train(options: TrainOptions) -> TrainResult:
         labels=train_set.labels,
     )  # fmt: skip
     model = build_model(config, options.backbone_weights)
+    if options.init_from is not None:
+        copied, total = copy_matching_weights(load_detector(options.init_from)[0], model)
+        log.info("started %d of %d layers from %s", copied, total, options.init_from)
     anchors = model_anchors(model, config)
     batches = training_batches(
         train_set, anchors, options.input_size, options.batch_size, options.seed,
@@ -138,6 +150,8 @@ def train(options: TrainOptions) -> TrainResult:
     record = _record(options, train_set, val_set, result)
     if teacher is not None:
         record["teacher"] = teacher.record()
+    if options.init_from is not None:
+        record["init_from"] = str(options.init_from)
     config = replace(config, training=record)
     if validation is None:
         save_atomically(model, config, out)
@@ -238,6 +252,24 @@ def build_model(config: SSDConfig, backbone_weights: str) -> keras.Model:
             # Object Detection API trains SSD-MobileNet with.
             layer.momentum = BATCH_NORM_MOMENTUM
     return model
+
+
+def copy_matching_weights(source: keras.Model, target: keras.Model) -> tuple[int, int]:
+    """Weights of every layer named alike with the same shapes; (copied, layers with weights)."""
+    copied, total = 0, 0
+    for layer in target.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        total += 1
+        try:
+            found = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            continue
+        if [w.shape for w in found] == [w.shape for w in weights]:
+            layer.set_weights(found)
+            copied += 1
+    return copied, total
 
 
 def _bias_towards_background(model: keras.Model) -> None:

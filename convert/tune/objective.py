@@ -48,6 +48,9 @@ class TrialSettings:
     """INT8 calibration images; None: the training data."""
     teacher: str | None = None
     """The --teacher model, for plans with teacher=True."""
+    init_from: str | None = None
+    """A trained detector every trial starts from (pisight train --init-from): trials then
+    fine-tune, prune and shrink its input rather than train from nothing."""
     anchors: AnchorConfig = field(default_factory=AnchorConfig)
     batch_size: int = 16
     finetune_epochs: int = 4
@@ -122,6 +125,7 @@ def train_options(plan: TrialPlan, settings: TrialSettings, out: Path) -> TrainO
         anchors=settings.anchors, finest_stride=plan.finest_stride,
         augmentation=replace(Augmentation(), crop=plan.crop),
         teacher=settings.teacher if plan.teacher else None,
+        init_from=settings.init_from,
         command=f"pisight tune trial: {plan.describe()}",
     )  # fmt: skip
 

@@ -82,6 +82,7 @@ def _log_levels() -> dict[str, int]:
 
 
 def _child(answers: Any, function: Callable[..., Any], args: tuple, levels: dict[str, int]) -> None:
+    _die_with_parent()
     logging.basicConfig(format="pisight: %(message)s", level=levels.pop("", logging.INFO))
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)

@@ -71,3 +71,20 @@ def killed_worker(out: Path, marker: Path) -> None:
     options = TuneOptions(out=out, trials=3, sampler="random", space=SMALL_SPACE,
                           heartbeat_s=1, grace_s=2)  # fmt: skip
     run_tune(options, KillsItsWorker(marker))
+
+
+@dataclass(frozen=True)
+class SaysWhereItRuns:
+    """Writes its process id, then trains for a long time."""
+
+    pid_file: Path
+
+    def __call__(self, plan: TrialPlan, directory: Path) -> TrialResult:
+        self.pid_file.write_text(str(os.getpid()))
+        time.sleep(120)
+        return FakeTrial()(plan, directory)
+
+
+def search_with_a_long_trial(out: Path, pid_file: Path) -> None:
+    options = TuneOptions(out=out, trials=1, space=SMALL_SPACE, trial_timeout_s=300)
+    run_tune(options, SaysWhereItRuns(pid_file))

@@ -155,3 +155,22 @@ def test_a_killed_worker_s_trial_is_failed_and_retried_on_restart(tmp_path: Path
     assert states[0] == TrialState.FAIL and states.count(TrialState.COMPLETE) == 2
     retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == 0]
     assert retried and retried[0].params == study.trials[0].params
+
+
+def test_a_search_killed_outright_takes_its_trial_s_process_along(tmp_path: Path) -> None:
+    from tests.convert.tune.fake_trials import search_with_a_long_trial
+
+    pid_file = tmp_path / "trial.pid"
+    context = multiprocessing.get_context("spawn")
+    search = context.Process(target=search_with_a_long_trial, args=(tmp_path / "t", pid_file))
+    search.start()
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    trial_pid = int(pid_file.read_text())
+    search.kill()
+    search.join(10)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{trial_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{trial_pid}").exists()  # no orphan left training

@@ -107,6 +107,12 @@ def _host_command(module_name: str, name: str, argv: Sequence[str]) -> int:
     return status
 
 
+def interrupted() -> bool:
+    """Whether Ctrl-C or SIGTERM reached this workstation command (`pisight tune` asks when
+    a trial fails: TensorFlow can turn the KeyboardInterrupt into another exception)."""
+    return _interrupted.is_set()
+
+
 def _raise_interrupt(signum: int, _frame: object) -> None:
     _interrupted.set()
     raise KeyboardInterrupt

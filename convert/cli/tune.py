@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from pisight.convert.cli.train import add_anchor_arguments, anchor_config
@@ -26,7 +27,8 @@ from pisight.convert.tune.objective import Trial, TrialSettings
 from pisight.convert.tune.report import write_report
 from pisight.convert.tune.samplers import SAMPLERS
 from pisight.convert.tune.space import SearchSpace
-from pisight.convert.tune.study import TuneOptions, run_tune
+from pisight.convert.tune.study import TuneOptions, run_tune, storage_url
+from pisight.device.cli import INTERRUPTED, interrupted
 
 log = logging.getLogger("pisight.tune")
 SPACE = SearchSpace()
@@ -137,7 +139,7 @@ def options_from(args: argparse.Namespace) -> tuple[TuneOptions, TrialSettings]:
     options = TuneOptions(
         out=args.out, trials=args.trials, sampler=args.sampler, storage=args.storage,
         study_name=args.study_name, budget_ms=args.budget_ms, timeout_s=args.timeout,
-        trial_timeout_s=args.trial_timeout, seed=args.seed, space=space,
+        trial_timeout_s=args.trial_timeout, seed=args.seed, space=space, stopped=interrupted,
     )  # fmt: skip
     return options, settings
 
@@ -151,7 +153,15 @@ def main(args: argparse.Namespace) -> int:
         if not Path(getattr(settings, name)).exists():
             flag = "--" + name.replace("_", "-")
             raise FileNotFoundError(f"{flag} {getattr(settings, name)} does not exist")
-    study = run_tune(options, Trial(settings))
+    try:
+        study = run_tune(options, Trial(settings))
+    except BaseException as exc:
+        if not (isinstance(exc, KeyboardInterrupt) or interrupted()):
+            raise
+        # The study is in the database, the stopped trial recorded as failed.
+        print(f"pisight: interrupted; the study in {storage_url(options)} keeps its finished "
+              "trials: run the same command to continue", file=sys.stderr)  # fmt: skip
+        return INTERRUPTED
     summary = write_report(study, options, options.out, args.command_line)
     chosen = summary["chosen"]
     counts = summary["trials"]

@@ -70,6 +70,9 @@ class TuneOptions:
     space: SearchSpace = field(default_factory=SearchSpace)
     heartbeat_s: int = HEARTBEAT_S
     grace_s: int = GRACE_S
+    stopped: Callable[[], bool] = bool
+    """Whether the user stopped the search: a trial failing then is the stop, not a failure
+    to record and go on from (the CLI passes device/cli.py's `interrupted`)."""
 
 
 def storage_url(options: TuneOptions) -> str:
@@ -166,8 +169,10 @@ def _objective(trial: optuna.Trial, options: TuneOptions, objective: Objective) 
     try:
         result = run_isolated(objective, (plan, directory), options.trial_timeout_s)
     except Exception as exc:
-        trial.set_user_attr("error", one_line(exc))
+        trial.set_user_attr("error", "interrupted" if options.stopped() else one_line(exc))
         trial.set_user_attr("seconds", round(time.monotonic() - started, 1))
+        if options.stopped():
+            raise KeyboardInterrupt from exc
         raise
     for key, value in result.to_json().items():
         trial.set_user_attr(key, value)

@@ -75,3 +75,36 @@ def test_missing_data_is_named(tmp_path: Path) -> None:
     done = pisight_in_process("tune", "--data", str(tmp_path / "nothing"), "--eval-data",
                               str(tmp_path), "--out", str(tmp_path / "t"))  # fmt: skip
     assert done.returncode == 2 and f"--data {tmp_path / 'nothing'} does not exist" in done.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_trial_keeps_the_study_and_the_same_command_continues_it(
+    data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import optuna
+
+    train, held_out = data
+    out = tmp_path / "tune"
+    args = ("tune", "--data", str(train), "--eval-data", str(held_out), "--out", str(out),
+            "--trials", "2", *TINY)  # fmt: skip
+    search = subprocess.Popen(
+        [sys.executable, "-m", "pisight.device.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (out / "trials" / "0000").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # trial 0 has started
+    search.send_signal(signal.SIGINT)
+    _, stderr = search.communicate(timeout=120)
+    assert search.returncode == 130
+    assert "interrupted; the study in sqlite:///" in stderr and "run the same command" in stderr
+    study = optuna.load_study(study_name="pisight-tune", storage=f"sqlite:///{out / 'study.db'}")
+    assert [t.state.name for t in study.trials] == ["FAIL"]  # recorded, not lost
+    again = pisight_in_process(*args)
+    assert again.returncode == 0, again.stderr
+    assert "trial 0 [1/2] failed" not in again.stdout and "trial 1 [2/2] mAP@0.5" in again.stdout

@@ -99,12 +99,14 @@ def test_ctrl_c_mid_trial_keeps_the_study_and_the_same_command_continues_it(
     deadline = time.monotonic() + 120
     while not (out / "trials" / "0000").exists() and time.monotonic() < deadline:
         time.sleep(0.2)  # trial 0 has started
+    time.sleep(1.0)
     search.send_signal(signal.SIGINT)
-    _, stderr = search.communicate(timeout=120)
-    assert search.returncode == 130
+    stdout, stderr = search.communicate(timeout=120)
+    assert search.returncode == 130, (stdout, stderr[-2000:])
     assert "interrupted; the study in sqlite:///" in stderr and "run the same command" in stderr
     study = optuna.load_study(study_name="pisight-tune", storage=f"sqlite:///{out / 'study.db'}")
-    assert [t.state.name for t in study.trials] == ["FAIL"]  # recorded, not lost
+    states = [t.state.name for t in study.trials]
+    assert states == ["FAIL"], (states, stdout, stderr[-2000:])  # recorded, not lost
     again = pisight_in_process(*args)
     assert again.returncode == 0, again.stderr
     assert "trial 0 [1/2] failed" not in again.stdout and "trial 1 [2/2] mAP@0.5" in again.stdout

@@ -55,9 +55,17 @@ def trial_rows(study: optuna.Study) -> list[Row]:
         rows.append(Row(
             trial.number, trial.state.name.lower(), attrs.get("plan", ""), attrs.get("map50"),
             attrs.get(LATENCY_ATTR), attrs.get("bytes"), attrs.get("seconds"), attrs.get("cpu"),
-            attrs.get("bundle"), attrs.get("error") or trial.system_attrs.get("fail_reason"),
+            attrs.get("bundle"), _error(trial),
         ))  # fmt: skip
     return rows
+
+
+def _error(trial: optuna.trial.FrozenTrial) -> str | None:
+    if trial.state != TrialState.FAIL:
+        return None
+    # A trial failed by the heartbeat check has no error of its own: its worker died.
+    return (trial.user_attrs.get("error") or trial.system_attrs.get("fail_reason")
+            or "no heartbeat: its worker was killed")  # fmt: skip
 
 
 def pareto_front(rows: list[Row], budget_ms: float | None = None) -> list[Row]:

@@ -38,6 +38,10 @@ HOST_COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("pisight.convert.cli.demo", "the whole kit end to end on synthetic data, no camera"),
     "train": ("pisight.convert.cli.train", "train an SSD-MobileNetV2 detector"),
     "eval": ("pisight.convert.cli.eval", "mAP@0.5 and mAP@[.5:.95] of a model on a dataset"),
+    "tune": (
+        "pisight.convert.cli.tune",
+        "search for the most accurate detector under a latency budget",
+    ),
 }
 
 # Set once SIGINT/SIGTERM reached a workstation command.
@@ -101,6 +105,12 @@ def _host_command(module_name: str, name: str, argv: Sequence[str]) -> int:
         sys.stderr.flush()
         os._exit(INTERRUPTED)
     return status
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C or SIGTERM reached this workstation command (`pisight tune` asks when
+    a trial fails: TensorFlow can turn the KeyboardInterrupt into another exception)."""
+    return _interrupted.is_set()
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:

@@ -3,6 +3,8 @@
     pisight train --data data/shapes --out demo.keras --backbone-weights none
     pisight train --data data/voc --out voc.keras --input-size 224 --alpha 0.5 \\
         --backbone-weights imagenet --epochs 80
+    pisight train --data data/shapes --out small.keras --alpha 0.35 \\
+        --teacher models/demo/demo.keras --temperature 2     # distilled from a teacher
 
 Writes MODEL.keras and MODEL.keras.json (the SSD config `pisight convert` needs); the
 saved model is the one with the best validation mAP@0.5. The defaults (TrainOptions)
@@ -17,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pisight.convert.ssd.anchors import AnchorConfig
+from pisight.convert.ssd.distill import DistillOptions
 from pisight.convert.ssd.model import FINEST_STRIDES
 from pisight.convert.ssd.train import TrainOptions, train
 
@@ -27,7 +30,15 @@ DEFAULTS = TrainOptions(data="", out="")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(command_line="")  # `pisight train` fills it in (device/cli.py)
     _add_run_arguments(parser)
-    _add_anchor_arguments(parser)
+    add_anchor_arguments(parser)
+    parser.add_argument(
+        "--finest-stride",
+        type=int,
+        choices=FINEST_STRIDES,
+        default=DEFAULTS.finest_stride,
+        help="stride of the finest feature map: 8 adds one for small objects (more compute)",
+    )
+    _add_teacher_arguments(parser)
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +56,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="imagenet|none|PATH",
         help="imagenet (downloads; best for real photos), none (from scratch) or a weights file",
     )
+    add("--init-from", metavar="MODEL.keras",
+        help="start from a trained detector's weights (same width; any input size)")  # fmt: skip
     add("--seed", type=int, default=DEFAULTS.seed)
     add(
         "--val-fraction",
@@ -69,8 +82,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
-    """Anchors that fit the objects' sizes and shapes give more positives per object."""
+def add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
+    """Anchors that fit the objects' sizes and shapes give more positives per object
+    (`pisight tune` takes the same flags: anchors are not searched)."""
     add, anchors = parser.add_argument, DEFAULTS.anchors
     add(
         "--anchor-scales",
@@ -93,17 +107,32 @@ def _add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="every aspect ratio on the finest feature map too (more anchors for small objects)",
     )
-    add(
-        "--finest-stride",
-        type=int,
-        choices=FINEST_STRIDES,
-        default=DEFAULTS.finest_stride,
-        help="stride of the finest feature map: 8 adds one for small objects (more compute)",
+
+
+def anchor_config(args: argparse.Namespace) -> AnchorConfig:
+    return AnchorConfig(
+        min_scale=args.anchor_scales[0],
+        max_scale=args.anchor_scales[1],
+        aspect_ratios=tuple(args.anchor_ratios),
+        reduce_first_layer=not args.full_first_layer,
     )
 
 
-def main(args: argparse.Namespace) -> int:
-    options = TrainOptions(
+def _add_teacher_arguments(parser: argparse.ArgumentParser) -> None:
+    """Distillation: a trained detector's scores and boxes on every anchor as extra targets."""
+    add, distill = parser.add_argument, DEFAULTS.distill
+    add("--teacher", metavar="BIG.keras", help="a trained detector (.keras + .json) to learn from")
+    add("--temperature", type=float, default=distill.temperature,
+        help="softens the teacher's and the student's class scores (1: as they are)")  # fmt: skip
+    add("--distill-weight", type=float, default=distill.class_weight,
+        help="weight of the teacher's class scores against the labels")  # fmt: skip
+    add("--distill-box-weight", type=float, default=distill.box_weight,
+        help="weight of the teacher's boxes (0: class scores only)")  # fmt: skip
+
+
+def options_from(args: argparse.Namespace) -> TrainOptions:
+    """The command line as TrainOptions (`pisight tune` builds the same from a trial)."""
+    return TrainOptions(
         data=args.data,
         out=args.out,
         input_size=args.input_size,
@@ -117,17 +146,18 @@ def main(args: argparse.Namespace) -> int:
         val_data=args.val_data,
         eval_every=args.eval_every,
         patience=args.patience,
-        anchors=AnchorConfig(
-            min_scale=args.anchor_scales[0],
-            max_scale=args.anchor_scales[1],
-            aspect_ratios=tuple(args.anchor_ratios),
-            reduce_first_layer=not args.full_first_layer,
-        ),
+        anchors=anchor_config(args),
         finest_stride=args.finest_stride,
         command=args.command_line,
         augmentation=replace(DEFAULTS.augmentation, crop=args.crop),
+        teacher=args.teacher,
+        init_from=args.init_from,
+        distill=DistillOptions(args.temperature, args.distill_weight, args.distill_box_weight),
     )
-    result = train(options)
+
+
+def main(args: argparse.Namespace) -> int:
+    result = train(options_from(args))
     best = "-" if result.best_map50 is None else f"{result.best_map50:.3f}"
     print(
         f"model={result.model_path} best_map50={best} epochs={result.epochs_run} "

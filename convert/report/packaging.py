@@ -162,6 +162,13 @@ def _provenance_lines(provenance: dict | None) -> list[str]:
             f"{training['finished']}; best validation mAP@0.5 "
             f"{'-' if best is None else f'{best:.4f}'}",
         ]
+        teacher = training.get("teacher")
+        if teacher:
+            lines.append(
+                f"  - distilled from `{teacher['model']}` (alpha {teacher['alpha']}, input "
+                f"{teacher['input_size']}): temperature {teacher['temperature']}, class weight "
+                f"{teacher['class_weight']}, box weight {teacher['box_weight']}"
+            )
     if provenance["convert_command"]:
         lines.append(f"- converted: `{provenance['convert_command']}`")
     return lines

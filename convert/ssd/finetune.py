@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pisight.convert.data.datasets import Dataset
+from pisight.convert.ssd.distill import Teacher
 from pisight.convert.ssd.optimization import train_step, warmup_cosine_adam
 from pisight.convert.ssd.train import TrainOptions
 from pisight.convert.ssd.train_data import training_batches
@@ -93,7 +94,8 @@ def fine_tune(
 
     before_step / after_epoch let pruning advance its schedule around every step, as
     tensorflow-model-optimization's UpdatePruningStep callback does inside model.fit.
-    teacher: a model with the same anchors whose class scores are distilled (train_step).
+    teacher: a model with the same anchors whose class scores are distilled
+    (ssd/distill.py, Teacher.same_anchors: class scores only, temperature 1).
     keep_best: score epochs from max(score_from, the second half) on and end with the best.
     """
     if not dataset.samples:
@@ -108,7 +110,8 @@ def fine_tune(
     optimizer = warmup_cosine_adam(
         options.learning_rate, steps // 2, options.epochs * steps, TrainOptions.clip_norm
     )
-    step = train_step(model, optimizer, teacher, total_steps=options.epochs * steps)
+    distiller = None if teacher is None else Teacher.same_anchors(teacher)
+    step = train_step(model, optimizer, distiller, total_steps=options.epochs * steps)
     first_scored = min(options.epochs, max(score_from, options.epochs // 2 + 1))
     loss = math.nan
     for epoch in range(1, options.epochs + 1):

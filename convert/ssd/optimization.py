@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 
-from pisight.convert.ssd.losses import detection_loss, distillation_loss
+from pisight.convert.ssd.distill import Teacher
+from pisight.convert.ssd.losses import detection_loss
 from pisight.convert.tf import keras, tf
 
 
@@ -49,25 +50,26 @@ GRAPH_MIN_STEPS = 10
 def train_step(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
-    teacher: keras.Model | None = None,
+    teacher: Teacher | None = None,
     total_steps: int = GRAPH_MIN_STEPS,
 ):
     """One compiled optimisation step on a batch; returns (total, class, box) loss.
 
-    With a teacher (the model before pruning, or the float model QAT starts from), its
-    class probabilities are a second target (distillation_loss), added to the total.
+    With a teacher (`pisight train --teacher`, the model before pruning, or the float
+    model QAT starts from), its outputs are a second target (ssd/distill.py), added to
+    the total; the class and box losses returned are the labels' alone.
     total_steps: how many steps the run takes; fewer than GRAPH_MIN_STEPS run eagerly.
     """
 
     def step(pixels, box_targets, class_targets):
-        teacher_logits = None if teacher is None else teacher(pixels, training=False)[1]
+        targets = None if teacher is None else teacher.targets(pixels)
         with tf.GradientTape() as tape:
             box_encodings, class_logits = model(pixels, training=True)
             total, class_loss, box_loss = detection_loss(
                 box_targets, class_targets, box_encodings, class_logits
             )
-            if teacher_logits is not None:
-                total += distillation_loss(class_targets, class_logits, teacher_logits)
+            if teacher is not None:
+                total += teacher.loss(class_targets, box_encodings, class_logits, targets)
         gradients = tape.gradient(total, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return total, class_loss, box_loss

@@ -12,6 +12,10 @@ with the same coco_map as `pisight eval`, without a TFLite round trip (validatio
 the best scoring model is saved with save_detector, and training stops when mAP@0.5
 has not improved for `patience` epochs.
 
+With `teacher` (a trained detector, usually wider or with a larger input) the student
+also learns the teacher's class scores and boxes on every anchor (distill.py); the
+sidecar's training record names the teacher and the distillation settings.
+
 The defaults train the demo detector on synthetic shapes from scratch on a CPU; on real
 photos use backbone_weights="imagenet" (a download) or a local weights file.
 """
@@ -31,7 +35,14 @@ import numpy as np
 
 from pisight.convert.data.datasets import Dataset, load_dataset
 from pisight.convert.ssd.anchors import AnchorConfig
-from pisight.convert.ssd.model import SSDConfig, build_ssd, model_anchors, save_detector
+from pisight.convert.ssd.distill import DistillOptions, Teacher
+from pisight.convert.ssd.model import (
+    SSDConfig,
+    build_ssd,
+    load_detector,
+    model_anchors,
+    save_detector,
+)
 from pisight.convert.ssd.optimization import train_step, warmup_cosine_adam
 from pisight.convert.ssd.train_data import Augmentation, training_batches
 from pisight.convert.ssd.validation import Validation
@@ -80,6 +91,13 @@ class TrainOptions:
     """16, or 8 to add a feature map for objects under ~10% of the image side."""
     augmentation: Augmentation | None = field(default_factory=Augmentation)
     """Random crop, flip and colour jitter; None trains on the images as they are."""
+    teacher: str | Path | None = None
+    """A trained detector (.keras + .json) to distill from; None trains on labels alone."""
+    distill: DistillOptions = field(default_factory=DistillOptions)
+    """Temperature and weights of the teacher's terms (only with a teacher)."""
+    init_from: str | Path | None = None
+    """A trained detector whose weights start every layer of the same name and shape (another
+    input size keeps them all: convolutions do not depend on it); None: a fresh start."""
     command: str = ""
     """The command line that asked for this run, recorded with the model."""
 
@@ -103,13 +121,23 @@ def train(options: TrainOptions) -> TrainResult:
         labels=train_set.labels,
     )  # fmt: skip
     model = build_model(config, options.backbone_weights)
+    if options.init_from is not None:
+        copied, total = copy_matching_weights(load_detector(options.init_from)[0], model)
+        log.info("started %d of %d layers from %s", copied, total, options.init_from)
     anchors = model_anchors(model, config)
     batches = training_batches(
         train_set, anchors, options.input_size, options.batch_size, options.seed,
         options.augmentation,
     )  # fmt: skip
     steps = math.ceil(len(train_set.samples) / options.batch_size)
-    step = train_step(model, _optimizer(options, steps), total_steps=options.epochs * steps)
+    teacher = None
+    if options.teacher is not None:
+        teacher = Teacher.load(options.teacher, config, anchors, options.distill)
+        log.info("distilling from %s (alpha %s, input %s)", options.teacher,
+                 teacher.config.alpha, teacher.config.input_size)  # fmt: skip
+    step = train_step(
+        model, _optimizer(options, steps), teacher, total_steps=options.epochs * steps
+    )
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     validation = Validation(config, anchors, val_set) if val_set.samples else None
@@ -119,7 +147,12 @@ def train(options: TrainOptions) -> TrainResult:
         options, step, batches, validation, model, lambda: save_atomically(model, config, out)
     )
     result = TrainResult(best, epochs_run, time.monotonic() - start, out)
-    config = replace(config, training=_record(options, train_set, val_set, result))
+    record = _record(options, train_set, val_set, result)
+    if teacher is not None:
+        record["teacher"] = teacher.record()
+    if options.init_from is not None:
+        record["init_from"] = str(options.init_from)
+    config = replace(config, training=record)
     if validation is None:
         save_atomically(model, config, out)
     else:  # the best epoch's weights are saved; its sidecar now says how it was made
@@ -219,6 +252,24 @@ def build_model(config: SSDConfig, backbone_weights: str) -> keras.Model:
             # Object Detection API trains SSD-MobileNet with.
             layer.momentum = BATCH_NORM_MOMENTUM
     return model
+
+
+def copy_matching_weights(source: keras.Model, target: keras.Model) -> tuple[int, int]:
+    """Weights of every layer named alike with the same shapes; (copied, layers with weights)."""
+    copied, total = 0, 0
+    for layer in target.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        total += 1
+        try:
+            found = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            continue
+        if [w.shape for w in found] == [w.shape for w in weights]:
+            layer.set_weights(found)
+            copied += 1
+    return copied, total
 
 
 def _bias_towards_background(model: keras.Model) -> None:

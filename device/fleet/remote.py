@@ -246,6 +246,13 @@ class Ssh:
             timeout=timeout_s, check=False,
         )  # fmt: skip
 
+    def run(self, remote: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+        """One shell command line on the device (`pisight tune --bench-host`)."""
+        command = ["ssh", *self._common(), "-p", str(self.target.port), self.target.user_host]
+        return subprocess.run(
+            [*command, remote], capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+
     def upload(self, files: Sequence[Path], remote_dir: str) -> subprocess.CompletedProcess[str]:
         destination = f"{self.target.user_host}:{remote_dir}/"
         command = ["scp", "-q", *self._common(), "-P", str(self.target.port)]

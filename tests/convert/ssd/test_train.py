@@ -231,3 +231,18 @@ def test_cli_builds_the_options(monkeypatch: pytest.MonkeyPatch, capsys) -> None
     assert options.augmentation is not None and options.augmentation.crop == 0.0
     assert options.finest_stride == 8
     assert "best_map50=0.500" in capsys.readouterr().out
+
+
+def test_a_trained_detector_starts_one_of_another_input_size() -> None:
+    from pisight.convert.ssd.train import copy_matching_weights
+
+    source = build_ssd(SSDConfig(num_classes=3, input_size=96, alpha=0.35))
+    target = build_ssd(SSDConfig(num_classes=3, input_size=64, alpha=0.35))
+    copied, total = copy_matching_weights(source, target)
+    assert copied == total > 100  # convolutions do not depend on the input size
+    kernel = "block_3_expand"
+    np.testing.assert_array_equal(
+        target.get_layer(kernel).get_weights()[0], source.get_layer(kernel).get_weights()[0]
+    )
+    wider = build_ssd(SSDConfig(num_classes=3, input_size=64, alpha=0.5))
+    assert copy_matching_weights(source, wider)[0] < total  # other widths: shapes differ

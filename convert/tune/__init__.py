@@ -1,0 +1,1 @@
+"""Hyperparameter search under a latency budget: `pisight tune` (Optuna studies)."""

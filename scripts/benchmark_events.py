@@ -111,7 +111,8 @@ def run(args: argparse.Namespace, video: Path, folder: Path, port: int | None,
         capture_output=True, text=True, check=True, timeout=900,
     )  # fmt: skip
     summary = dict(part.split("=", 1) for part in result.stdout.strip().splitlines()[-1].split())
-    return {"fps": float(summary["fps"]), "rss_mb_max": float(summary["rss_mb_max"])}
+    return {"fps": float(summary["fps"]), "rss_mb_max": float(summary["rss_mb_max"]),
+            "private_mb_max": float(summary.get("private_mb_max", "nan"))}  # fmt: skip
 
 
 def main() -> int:
@@ -165,6 +166,7 @@ def summarise(rows: list[dict], latencies: list[float], paced: dict) -> dict:
         "full_over_bench": median([r["full"]["fps"] / r["bench_fps"] for r in rows]),
         "full_over_plain": median([r["full"]["fps"] / r["plain"]["fps"] for r in rows]),
         "rss_mb_max_full": max(r["full"]["rss_mb_max"] for r in [*rows, {"full": paced}]),
+        "private_mb_max_full": max(r["full"]["private_mb_max"] for r in [*rows, {"full": paced}]),
         "event_messages": len(latencies),
         "latency_ms_p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
         "latency_ms_p99": round(float(np.percentile(latencies, 99)), 1) if latencies else None,

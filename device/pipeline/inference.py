@@ -111,8 +111,10 @@ class InferencePool:
     # -- setting ---------------------------------------------------------------------
 
     def start(self, loaded: Detector | None = None) -> None:
-        """Start the setting's workers, the first on `loaded` (made for this setting)."""
-        detectors = [loaded] if loaded is not None else []
+        """Start the setting's workers, the first on `loaded` when it has the setting's
+        threads (a cached setting may want others than the run loaded first)."""
+        usable = loaded is not None and (loaded.options.threads or 1) == self.setting.threads
+        detectors = [loaded] if usable else []
         detectors += [
             self.load(self.setting.threads)
             for _ in range(self.setting.interpreters - len(detectors))
@@ -140,9 +142,10 @@ class InferencePool:
     def load(self, threads: int) -> Detector:
         """A warmed-up detector, made with the process's whole CPU set: an interpreter's
         own threads inherit the affinity of the thread that creates them."""
-        pinned = _affinity() if self._cores is not None else None
-        if pinned is not None and self._cores is not None:
-            pin_current_thread(self._cores.all)
+        cores = self._cores
+        pinned = _affinity() if cores is not None else None
+        if cores is not None and pinned is not None:
+            pin_current_thread(cores.all)
         try:
             detector = self._load(threads)
         finally:

@@ -11,13 +11,13 @@ runtime update or another CPU is another key, so a deploy never reuses a stale c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import time
 from pathlib import Path
 
+from pisight.device.model.bundle import sha256_file
 from pisight.device.model.cpu import this_cpu
 from pisight.device.pipeline.autotune import Choice
 from pisight.device.pipeline.cores import usable_cores
@@ -35,7 +35,7 @@ def cache_file() -> Path:
 
 
 def cache_key(model: Path, runtime: str) -> str:
-    digest = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
+    digest = sha256_file(model)[:16]
     return f"{digest} {runtime} {this_cpu().model} / {usable_cores()} cores"
 
 

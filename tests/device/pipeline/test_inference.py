@@ -55,3 +55,23 @@ def test_switching_settings_mid_run_loses_and_reorders_no_frame(
     assert len(frames) >= 80
     assert frames == list(range(len(frames)))  # consecutive: nothing lost, nothing swapped
     assert pipeline.status().inference == "3x1"
+
+
+def test_a_detector_with_other_threads_than_the_setting_is_not_reused(ssd_bundle: Path) -> None:
+    # `pisight run` loads one interpreter first; a cached setting may want other threads.
+    from pisight.device.model.detector import Detector, DetectorOptions
+    from pisight.device.pipeline.handoff import InOrder, LatestSlot
+    from pisight.device.pipeline.inference import InferencePool
+
+    loaded = Detector.load(DetectorOptions(ssd_bundle, threads=1))
+    done = threading.Event()
+    pool = InferencePool(
+        lambda threads: Detector.load(DetectorOptions(ssd_bundle, threads=threads)),
+        LatestSlot(), InOrder(), done, InferenceSetting(threads=2), timeout_s=5.0,
+    )  # fmt: skip
+    pool.start(loaded)
+    try:
+        assert [d.options.threads for d in pool.detectors] == [2]
+    finally:
+        done.set()
+        pool.join(2.0)

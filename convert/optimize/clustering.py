@@ -41,8 +41,12 @@ def cluster_weights(
     clusters: int,
     options: FinetuneOptions,
     keep_best: KeepBest | None = None,
+    teacher: keras.Model | None = None,
 ) -> keras.Model:
-    """A fine-tuned copy of `model` whose Conv2D kernels share `clusters` values each."""
+    """A fine-tuned copy of `model` whose Conv2D kernels share `clusters` values each.
+
+    teacher: distil its class scores (the model before pruning and clustering).
+    """
     import tensorflow_model_optimization as tfmot
 
     check_cluster_count(clusters)
@@ -60,7 +64,7 @@ def cluster_weights(
         return layer
 
     wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
-    fine_tune(wrapped, anchors, input_size, dataset, options, keep_best=keep_best)
+    fine_tune(wrapped, anchors, input_size, dataset, options, teacher=teacher, keep_best=keep_best)
     return api.strip_clustering(wrapped)
 
 

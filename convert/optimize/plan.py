@@ -202,7 +202,7 @@ def optimize(
             f"cluster ({plan.clustering_label()})",
             lambda: cluster_weights(
                 model, anchors, config.input_size, dataset, plan.clusters, plan.finetune,
-                keep_best("cluster"),
+                keep_best("cluster"), teacher=source.keras_model,
             ),
             lambda _: _describe_finetune(plan, dataset, keepers.get("cluster")),
         )  # fmt: skip
@@ -271,9 +271,12 @@ def _prune(model, anchors, input_size: int, dataset, plan: OptimizePlan, keep_be
             },
             "parameters": {"before": model.count_params(), "after": smaller.count_params()},
         }  # fmt: skip
+    # The unpruned model teaches here too: 1,500 images on labels alone left 50 %
+    # unstructured sparsity 2.5 points short (issue 19).
     pruned = prune_magnitude(
-        model, anchors, input_size, dataset, plan.prune, plan.structure, plan.finetune, keep_best
-    )
+        model, anchors, input_size, dataset, plan.prune, plan.structure, plan.finetune,
+        keep_best, teacher=model,
+    )  # fmt: skip
     return pruned, {
         "structure": plan.structure, "target": plan.prune if plan.structure != "2:4" else 0.5,
         "sparsity": round(weight_sparsity(pruned), 4),

@@ -42,10 +42,13 @@ def prune_magnitude(
     structure: str,
     options: FinetuneOptions,
     keep_best: KeepBest | None = None,
+    teacher: keras.Model | None = None,
 ) -> keras.Model:
     """A fine-tuned copy of `model` with `sparsity` of its convolution weights zero.
 
     keep_best: end with the best held-out epoch among those at the full sparsity.
+    teacher: distil its class scores (the unpruned model, so the pruned one keeps its
+    answers on every anchor, not only on the labelled boxes).
     """
     import tensorflow_model_optimization as tfmot
 
@@ -79,7 +82,8 @@ def prune_magnitude(
         wrapped, anchors, input_size, dataset, options,
         before_step=lambda: updater.on_train_batch_begin(batch=-1),
         after_epoch=lambda: updater.on_epoch_end(batch=-1),
-        keep_best=keep_best, score_from=1 if structure == "2:4" else math.ceil(end / per_epoch),
+        teacher=teacher, keep_best=keep_best,
+        score_from=1 if structure == "2:4" else math.ceil(end / per_epoch),
     )  # fmt: skip
     stripped = sparsity_api.strip_pruning(wrapped)
     log.info("pruned to %.1f%% sparsity (%s)", weight_sparsity(stripped) * 100, structure)

@@ -42,7 +42,9 @@ log = logging.getLogger("pisight.events")
 WINDOW = 20  # unacknowledged events at most: paho's own in-flight limit
 RESEND_S = 30.0  # an event unacknowledged this long on a live connection is sent again
 # paho resends what was in flight right after on_connect returns, on its own thread: new
-# rows wait this long after a connect so they cannot overtake those resends.
+# rows wait this long after a reconnect so they cannot overtake those resends. Not after
+# the first connect: nothing was sent before it, and events spooled while the Pi started
+# (or before a restart) would wait for nothing.
 SETTLE_S = 0.2
 COUNTS_EVERY_S = 0.5
 TICK_S = 0.1
@@ -70,6 +72,7 @@ class MqttPublisher:
         self._connected = threading.Event()
         self._fresh = threading.Event()  # a connection came up: announce everything again
         self._connected_at = 0.0
+        self._settled_at = 0.0  # monotonic time from which new rows may go out
         self._in_flight: dict[int, _Flight] = {}  # mid -> spool row
         self._states: dict[str, bytes] = {}  # retained topic -> payload last sent
         self._open: dict[str, set[str]] = {}  # label -> open event ids
@@ -151,7 +154,9 @@ class MqttPublisher:
             log.warning("broker %s refused the connection: %s", self.options.host, reason)
             return
         log.info("connected to the broker %s:%d", self.options.host, self.options.port)
+        first = self._connected_at == 0.0
         self._connected_at = time.monotonic()
+        self._settled_at = self._connected_at + (0.0 if first else SETTLE_S)
         self._connected.set()
         self._fresh.set()
         self._wake.set()
@@ -225,7 +230,7 @@ class MqttPublisher:
 
     def _send_spooled(self) -> None:
         now = time.monotonic()
-        if now - self._connected_at < SETTLE_S:
+        if now < self._settled_at:
             return  # the loop's next tick (TICK_S) comes back
         for mid, flight in list(self._in_flight.items()):
             if now - max(flight.sent_at, self._connected_at) > RESEND_S:

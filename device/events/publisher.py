@@ -254,6 +254,12 @@ class MqttPublisher:
         for topic, config in configs:
             payload = json.dumps(config) if self.options.discovery else b""
             self._client.publish(topic, payload, qos=1, retain=True)
+        # A zone, line or label taken out of the config since the last announcement: an
+        # empty retained payload removes its entity, as for discovery turned off.
+        current = {topic for topic, _ in configs}
+        for topic in sorted(self._spool.announced() - current):
+            self._client.publish(topic, b"", qos=1, retain=True)
+        self._spool.remember_announced(current if self.options.discovery else set())
         self._states.clear()
         self._snapshot_sent = None
         self._send_states()

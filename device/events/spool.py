@@ -5,6 +5,7 @@
     for row, topic, payload in spool.oldest(20):        # oldest first
         ...publish...
     spool.remove(row)                                   # only after the broker's PUBACK
+    spool.announced(); spool.remember_announced(topics) # discovery configs last retained
 
 A broker restart, a Wi-Fi outage or a power cut loses nothing: rows are committed with
 synchronous=FULL before add returns and stay until removed, across restarts. Past `limit`
@@ -42,6 +43,9 @@ class Spool:
                 "CREATE TABLE IF NOT EXISTS spool (row INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "topic TEXT NOT NULL, payload BLOB NOT NULL)"
             )
+            # The discovery topics this device last retained, so a zone, line or label
+            # since removed from the config can have its entity removed too.
+            self._db.execute("CREATE TABLE IF NOT EXISTS announced (topic TEXT PRIMARY KEY)")
             self._count = self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(
@@ -88,6 +92,14 @@ class Spool:
         with self._db:
             if self._db.execute("DELETE FROM spool WHERE row = ?", (row,)).rowcount:
                 self._count -= 1
+
+    def announced(self) -> set[str]:
+        return {topic for (topic,) in self._db.execute("SELECT topic FROM announced")}
+
+    def remember_announced(self, topics: set[str]) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM announced")
+            self._db.executemany("INSERT INTO announced VALUES (?)", [(t,) for t in topics])
 
     def close(self) -> None:
         self._db.close()

@@ -24,10 +24,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pisight.device.live.options import ServerOptions
 from pisight.device.render.frame_sink import AnnotatedFrame, FrameFormat
+
+BOUNDARY = "FRAME"
 
 
 class FrameBroadcast:
@@ -117,3 +119,22 @@ class BroadcastSink:
 
     def close(self) -> None:
         pass  # the live server owns the broadcast and closes it when it stops
+
+
+def send_mjpeg(broadcast: FrameBroadcast, out: BinaryIO, fps: float) -> None:
+    """Write broadcast's frames to one viewer as multipart JPEG parts, at most `fps` a
+    second, until the broadcast closes (or writing fails: the viewer went)."""
+    interval = 1.0 / fps
+    seq = 0  # the latest frame first: the page shows a picture at once
+    with broadcast.watching():
+        while not broadcast.closed:
+            frame = broadcast.next_frame(seq, timeout=1.0)
+            if frame is None:
+                continue
+            seq, jpeg = frame
+            sent_at = time.monotonic()
+            head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+            head += f"Content-Length: {len(jpeg)}\r\n\r\n"
+            out.write(head.encode() + jpeg + b"\r\n")
+            if broadcast.wait_closed(sent_at + interval - time.monotonic()):
+                break

@@ -25,7 +25,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
@@ -36,7 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pisight.device.events.archive import EventArchive
-from pisight.device.live.broadcast import FrameBroadcast
+from pisight.device.live.broadcast import BOUNDARY, FrameBroadcast, send_mjpeg
 from pisight.device.live.event_pages import event_answer, is_event_path
 from pisight.device.live.options import (
     ServerOptions,
@@ -48,7 +47,6 @@ from pisight.device.pipeline.status import RunStatus
 
 log = logging.getLogger(__name__)
 
-BOUNDARY = "FRAME"
 SNAPSHOT_WAIT_S = 5.0
 # A viewer whose socket accepts nothing for this long is dropped, so it cannot pin a thread.
 SEND_TIMEOUT_S = 10.0
@@ -243,21 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        broadcast = self.server.broadcast
-        interval = 1.0 / self.server.options.stream_fps
-        seq = 0  # the latest frame first: the page shows a picture at once
-        with broadcast.watching():
-            while not broadcast.closed:
-                frame = broadcast.next_frame(seq, timeout=1.0)
-                if frame is None:
-                    continue
-                seq, jpeg = frame
-                sent_at = time.monotonic()
-                head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                head += f"Content-Length: {len(jpeg)}\r\n\r\n"
-                self.wfile.write(head.encode() + jpeg + b"\r\n")
-                if broadcast.wait_closed(sent_at + interval - time.monotonic()):
-                    break
+        send_mjpeg(self.server.broadcast, self.wfile, self.server.options.stream_fps)
 
 
 def _load_page(title: str) -> bytes:

@@ -94,3 +94,21 @@ def test_discovery_on_announces_and_off_removes_the_entities(
     assert wait_until(lambda: not retained(broker.port, "homeassistant/#", 0.3), timeout=10)
     off.close()
     assert retained(broker.port, "pisight/front_porch/availability")  # the rest stays
+
+
+def test_entities_of_zones_and_lines_taken_out_of_the_config_are_removed(
+    tmp_path: Path, broker: Broker
+) -> None:
+    before = MqttPublisher(options(tmp_path, broker.port), ("person",), ("front door", "yard"),
+                           ("street",))  # fmt: skip
+    before.start()
+    assert wait_until(lambda: len(retained(broker.port, "homeassistant/#", 0.3)) == 6, timeout=10)
+    before.close()
+    kept = {t for t in retained(broker.port, "homeassistant/#") if "yard" not in t}
+    kept = {t for t in kept if "street" not in t}
+    after = MqttPublisher(options(tmp_path, broker.port), ("person",), ("front door",), ())
+    after.start()
+    assert wait_until(lambda: set(retained(broker.port, "homeassistant/#", 0.3)) == kept,
+                      timeout=10)  # fmt: skip
+    after.close()
+    assert len(kept) == 3  # objects, the front door zone, the snapshot camera

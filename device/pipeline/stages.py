@@ -85,7 +85,9 @@ class Pipeline:
             self._prepared, InOrder(), self._done, setting, options.invoke_timeout_s,
             options.cores,
         )  # fmt: skip
-        self._pool.guard = self._guard
+        # The workers pin themselves to the inference cores: they are not I/O threads, so
+        # moving those onto the spare core must not take the interpreters with them.
+        self._pool.guard = lambda target: self._guard(target, io=False)
         self._pool.on_switch = self._place_io_threads
         self.tuner = (
             Tuner(self._pool, self.stats, options.tuning, options.tuning_options, self._done,
@@ -152,9 +154,10 @@ class Pipeline:
         thread.start()
         self._threads.append(thread)
 
-    def _guard(self, target):
+    def _guard(self, target, io: bool = True):
         def run() -> None:
-            IO_THREADS.join(threading.current_thread().name)
+            if io:
+                IO_THREADS.join(threading.current_thread().name)
             try:
                 target()
             except BaseException as exc:  # a worker died: end the run, report why

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from pathlib import Path
 
 import pytest
 
+from pisight.device.pipeline.cores import IO_THREADS, CorePlan
 from pisight.device.pipeline.inference import InferenceSetting
 from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stages import Pipeline
@@ -75,3 +78,43 @@ def test_a_detector_with_other_threads_than_the_setting_is_not_reused(ssd_bundle
     finally:
         done.set()
         pool.join(2.0)
+
+
+def _affinity_by_thread_name() -> dict[str, set[int]]:
+    found = {}
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            found[(task / "comm").read_text().strip()] = os.sched_getaffinity(int(task.name))
+    return found
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs two cores to give the interpreter one of its own",
+)
+def test_the_interpreter_keeps_its_core_when_the_io_threads_move(
+    ssd_bundle: Path, video: Path, tmp_path: Path
+) -> None:
+    # The workers once registered as I/O threads, so placing those on the spare core took
+    # the interpreter along: the whole pipeline ran on one core (0.7x the bare rate).
+    inference, io = sorted(os.sched_getaffinity(0))[:2]
+    seen: dict[str, set[int]] = {}
+
+    def look(pipeline: Pipeline, stop: threading.Event) -> None:
+        while pipeline.stats.frames < 10 and not stop.is_set():
+            stop.wait(0.01)
+        seen.update(_affinity_by_thread_name())
+        stop.set()
+
+    options = PipelineOptions(
+        inference=InferenceSetting(1), cores=CorePlan(frozenset({inference}), frozenset({io}))
+    )
+    try:
+        pipeline, _, _ = run_pipeline(
+            ssd_bundle, video, options, tmp_path / "d.jsonl", loop=True, beside=look
+        )
+    finally:
+        IO_THREADS.move(frozenset(os.sched_getaffinity(0)))  # the registry is the process's
+    assert pipeline.error is None
+    assert seen["inference"] == {inference}
+    assert seen["decode"] == seen["prepare"] == {io}

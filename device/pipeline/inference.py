@@ -113,11 +113,15 @@ class InferencePool:
     def start(self, loaded: Detector | None = None) -> None:
         """Start the setting's workers, the first on `loaded` when it has the setting's
         threads (a cached setting may want others than the run loaded first)."""
-        usable = loaded is not None and (loaded.options.threads or 1) == self.setting.threads
+        # One with helper threads made them on every core: not where a setting that leaves
+        # the I/O core spare wants them.
+        cores = self._cores
+        placed = self.setting.threads == 1 or cores is None or self._cpus(self.setting) == cores.all
+        threads = (loaded.options.threads or 1) if loaded is not None else None
+        usable = loaded is not None and threads == self.setting.threads and placed
         detectors = [loaded] if usable else []
         detectors += [
-            self.load(self.setting.threads)
-            for _ in range(self.setting.interpreters - len(detectors))
+            self.load(self.setting) for _ in range(self.setting.interpreters - len(detectors))
         ]
         with self._lock:
             for detector in detectors:
@@ -128,7 +132,7 @@ class InferencePool:
         then the old workers finish the frame they hold and stop. No frame is lost."""
         if setting == self.setting:
             return
-        fresh = [self.load(setting.threads) for _ in range(setting.interpreters)]
+        fresh = [self.load(setting) for _ in range(setting.interpreters)]
         with self._lock:
             for worker in self._workers:
                 worker.retired = True
@@ -139,15 +143,16 @@ class InferencePool:
                 self._spawn(_Worker(detector, self._timeout_s))
         self.on_switch(setting)
 
-    def load(self, threads: int) -> Detector:
-        """A warmed-up detector, made with the process's whole CPU set: an interpreter's
-        own threads inherit the affinity of the thread that creates them."""
-        cores = self._cores
-        pinned = _affinity() if cores is not None else None
-        if cores is not None and pinned is not None:
-            pin_current_thread(cores.all)
+    def load(self, setting: InferenceSetting) -> Detector:
+        """A warmed-up detector with setting's threads, made on the cores its workers will
+        use: an interpreter's own threads inherit the affinity of the thread that creates
+        them, and one of them preempted by the I/O threads would stall every invoke."""
+        cpus = self._cpus(setting)
+        pinned = _affinity() if cpus is not None else None
+        if cpus is not None and pinned is not None:
+            pin_current_thread(cpus)
         try:
-            detector = self._load(threads)
+            detector = self._load(setting.threads)
         finally:
             if pinned is not None:
                 pin_current_thread(pinned)
@@ -163,11 +168,7 @@ class InferencePool:
 
     def _spawn(self, worker: _Worker) -> None:
         self._workers.append(worker)
-        pin = None
-        if self._cores is not None:
-            total = self.setting.threads * self.setting.interpreters
-            spare = total <= len(self._cores.inference)
-            pin = self._cores.inference if spare else self._cores.all
+        pin = self._cpus(self.setting)
         index = len(self._workers) - 1
         name = "inference" if self.setting.interpreters == 1 else f"inference-{index}"
         thread = threading.Thread(
@@ -176,6 +177,13 @@ class InferencePool:
         )  # fmt: skip
         thread.start()
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+
+    def _cpus(self, setting: InferenceSetting) -> frozenset[int] | None:
+        """The inference cores while setting leaves the I/O core spare, else every core."""
+        if self._cores is None:
+            return None
+        spare = setting.threads * setting.interpreters <= len(self._cores.inference)
+        return self._cores.inference if spare else self._cores.all
 
     def _take(self) -> tuple[int, Prepared] | None:
         with self._dispatch:
@@ -224,7 +232,7 @@ class InferencePool:
                 worker.watchdog.timeout_s,
             )
             try:
-                detector = self.load(self.setting.threads)
+                detector = self.load(self.setting)
             except Exception as exc:  # keep the stream (stale) up; try again next tick
                 log.warning("reloading the model failed: %s", exc)
                 continue

@@ -15,6 +15,7 @@ from pisight.device.pipeline.options import PipelineOptions
 from pisight.device.pipeline.stages import Pipeline
 from pisight.device.sources.testpattern import write_video
 from tests.device.pipeline.inference_rig import run_pipeline
+from tests.helpers import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +119,34 @@ def test_the_interpreter_keeps_its_core_when_the_io_threads_move(
     assert pipeline.error is None
     assert seen["inference"] == {inference}
     assert seen["decode"] == seen["prepare"] == {io}
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 3,
+    reason="needs three cores for a two-thread interpreter beside a spare one",
+)
+def test_an_interpreters_own_threads_stay_off_the_io_core(ssd_bundle: Path) -> None:
+    from pisight.device.model.detector import Detector, DetectorOptions
+    from pisight.device.pipeline.handoff import InOrder, LatestSlot
+    from pisight.device.pipeline.inference import InferencePool
+
+    cores = sorted(os.sched_getaffinity(0))
+    inference, io = frozenset(cores[:-1]), frozenset(cores[-1:])
+    before = set(os.listdir("/proc/self/task"))
+    done = threading.Event()
+    pool = InferencePool(
+        lambda threads: Detector.load(DetectorOptions(ssd_bundle, threads=threads)),
+        LatestSlot(), InOrder(), done, InferenceSetting(threads=len(inference)), timeout_s=5.0,
+        cores=CorePlan(inference, io),
+    )  # fmt: skip
+
+    def placed() -> bool:  # the worker and the interpreter's own helper threads
+        new = [int(tid) for tid in os.listdir("/proc/self/task") if tid not in before]
+        return len(new) > 1 and all(os.sched_getaffinity(tid) == inference for tid in new)
+
+    pool.start()
+    try:
+        assert wait_until(placed, timeout=5)
+    finally:
+        done.set()
+        pool.join(2.0)

@@ -10,8 +10,9 @@ each interpreter invoking in its own thread (the GIL is released in invoke), for
 by a warm-up run, into a cache of this benchmark's own) on a 640x480 video with no viewer
 and one viewer, beside the old default (one interpreter, all cores but one) and, pinned
 to one core with `taskset -c 0`, against the old default pinned the same way. Every
-round measures the bare settings again, so each ratio is taken against figures from the
-same minutes; medians of --rounds. Hypervisor steal (from /proc/stat) is reported: on a
+round measures the bare settings again, and the best one-interpreter setting again after
+each run, so each run's ratio is taken against the bare rates just before and after it;
+medians of --rounds. Hypervisor steal (from /proc/stat) is reported: on a
 shared VM it moves every figure by tens of percent.
 """
 
@@ -78,25 +79,33 @@ def steal_ticks() -> tuple[int, int]:
 
 
 def one_round(model: str, video: Path, args: argparse.Namespace, env: dict) -> dict:
+    """Every bare setting, then each `pisight run` followed by the best one-interpreter
+    bare setting again: each run's ratio is taken against the mean of the bare rates
+    measured just before and just after it (steal drifts within a round)."""
     steal_before = steal_ticks()
     cores = len(os.sched_getaffinity(0))
     bare = {s.short: bare_rate(model, s, args.seconds) for s in bare_settings(cores)}
-    runs = {
-        "default": run_pisight(model, video, None, args.frames, 0, env=env),
-        "default_viewer": run_pisight(model, video, None, args.frames, 1, env=env),
-        "old_default": run_pisight(model, video, default_threads(), args.frames, 0, env=env),
-        "pinned_default": run_pisight(model, video, None, args.frames, 0, env=env, pin="0"),
-        "pinned_old": run_pisight(model, video, 1, args.frames, 0, env=env, pin="0"),
-    }
+    best = max((s for s in bare_settings(cores) if s.interpreters == 1),
+               key=lambda s: bare[s.short])  # fmt: skip
+    plans = {
+        "default": (None, 0, None), "default_viewer": (None, 1, None),
+        "old_default": (default_threads(), 0, None), "pinned_default": (None, 0, "0"),
+        "pinned_old": (1, 0, "0"),
+    }  # fmt: skip
+    runs, floors, before = {}, {}, bare[best.short]
+    for name, (threads, viewers, pin) in plans.items():
+        runs[name] = run_pisight(model, video, threads, args.frames, viewers, env=env, pin=pin)
+        after = bare_rate(model, best, args.seconds)
+        floors[name], before = (before + after) / 2, after
     now = steal_ticks()
     steal, total = now[0] - steal_before[0], now[1] - steal_before[1]
-    one = max(v for k, v in bare.items() if k.startswith("1x"))
     return {
-        "bare": bare, "best_bare_one_interpreter": one, "best_bare": max(bare.values()),
+        "bare": bare, "best_bare_one_interpreter": bare[best.short],
+        "best_bare": max(bare.values()),
         "fps": {name: run["fps"] for name, run in runs.items()},
-        "ratio_no_viewer": runs["default"]["fps"] / one,
-        "ratio_one_viewer": runs["default_viewer"]["fps"] / one,
-        "ratio_old_default": runs["old_default"]["fps"] / one,
+        "ratio_no_viewer": runs["default"]["fps"] / floors["default"],
+        "ratio_one_viewer": runs["default_viewer"]["fps"] / floors["default_viewer"],
+        "ratio_old_default": runs["old_default"]["fps"] / floors["old_default"],
         "pinned_ratio": runs["pinned_default"]["fps"] / runs["pinned_old"]["fps"],
         "steal_percent": 100.0 * steal / max(1, total),
     }  # fmt: skip
@@ -131,7 +140,9 @@ def render(reports: list[dict], command: str) -> str:
         SECTION, "",
         f"Measured {time.strftime('%Y-%m-%d')} on {this_cpu().describe()} by `{command}`: "
         "medians of interleaved rounds; bare rates are interpreters x threads, each "
-        "interpreter invoking in its own thread; `pisight run` with default flags "
+        "interpreter invoking in its own thread; each ratio is against the best "
+        "one-interpreter bare rate measured just before and just after that run; "
+        "`pisight run` with default flags "
         "(`--threads auto`, tuned once by a warm-up run) on a 640x480 MJPEG video.", "",
         "| model | best bare, one interpreter | best bare, any | `pisight run` defaults, no "
         "viewer | one viewer | old default (1 interpreter, all cores but one) | pinned to "

@@ -20,7 +20,10 @@ ensure_venv() {
     local stamp="$VENV/.pisight-$extras.stamp"
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
-        "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
+        # pip 26 shows the build backend's warnings even with --quiet: setuptools' boxed
+        # "Editable installation ... folders with the same name as your package" (our
+        # package maps onto the checkout itself) is nothing a user can act on.
+        PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
         touch "$stamp"
     fi
 }

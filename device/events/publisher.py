@@ -225,8 +225,9 @@ class MqttPublisher:
                 return
             flight = self._in_flight.pop(mid, None)
             if flight is not None:  # else a retained state or a resend's twin
-                self._spool.remove(flight.row)
+                # Counted first: a reader that sees the spool empty sees every ack counted.
                 self.published += 1
+                self._spool.remove(flight.row)
 
     def _send_spooled(self) -> None:
         now = time.monotonic()

@@ -43,8 +43,7 @@ WINDOW = 20  # unacknowledged events at most: paho's own in-flight limit
 RESEND_S = 30.0  # an event unacknowledged this long on a live connection is sent again
 # paho resends what was in flight right after on_connect returns, on its own thread: new
 # rows wait this long after a reconnect so they cannot overtake those resends. Not after
-# the first connect: nothing was sent before it, and events spooled while the Pi started
-# (or before a restart) would wait for nothing.
+# the first connect: nothing was in flight, and the events spooled at start would wait.
 SETTLE_S = 0.2
 COUNTS_EVERY_S = 0.5
 TICK_S = 0.1

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pisight.device.cli import interrupted
+
 log = logging.getLogger("pisight.convert")
 
 
@@ -32,6 +34,11 @@ class StepLog:
         log.info("%s ...", name)
         started = time.perf_counter()
         value = action()
+        if interrupted():
+            # TensorFlow swallowed the KeyboardInterrupt of a Ctrl-C or SIGTERM (seen in CI
+            # during a model load: the conversion went on and exited 0): stop here, before
+            # the next step and before anything is written.
+            raise KeyboardInterrupt
         seconds = time.perf_counter() - started
         summary = describe(value)
         self.steps.append({"step": name, "seconds": round(seconds, 2), "result": summary})

@@ -115,9 +115,11 @@ def measure(model: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="pisight-limit-") as scratch:
         video = write_video(Path(scratch) / "clip.avi", frames=120)
         env = {"XDG_CACHE_HOME": scratch}
-        warm = subprocess.run(  # tunes once and caches the choice, as a first run on a Pi
+        # Tunes once and caches the choice, as a first run on a Pi; long enough for tuning
+        # to finish on a fast model (1,500 frames of the demo detector ended before it did).
+        warm = subprocess.run(
             [sys.executable, "-m", "pisight.device.cli", "run", "--model", model, "--source",
-             str(video), "--loop", "--frames", str(max(args.frames, 1500)), "--no-serve"],
+             str(video), "--loop", "--frames", str(max(args.frames, 5000)), "--no-serve"],
             capture_output=True, text=True, env={**os.environ, **env}, timeout=600,
         )  # fmt: skip
         chosen = [line for line in warm.stderr.splitlines() if "inference: " in line][-1:]

@@ -28,6 +28,16 @@ class CorePlan:
     def all(self) -> frozenset[int]:
         return self.inference | self.io
 
+    def spare(self, threads: int) -> bool:
+        """Whether `threads` interpreter threads in all leave the I/O core to itself."""
+        return threads <= len(self.inference)
+
+    def inference_cpus(self, threads: int) -> frozenset[int]:
+        return self.inference if self.spare(threads) else self.all
+
+    def io_cpus(self, threads: int) -> frozenset[int]:
+        return self.io if self.spare(threads) else self.all
+
 
 def usable_cores() -> int:
     """The cores this thread may run on (a container or `taskset` may allow fewer)."""

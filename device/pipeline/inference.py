@@ -117,8 +117,9 @@ class InferencePool:
         # the I/O core spare wants them.
         cores = self._cores
         placed = self.setting.threads == 1 or cores is None or self._cpus(self.setting) == cores.all
-        threads = (loaded.options.threads or 1) if loaded is not None else None
-        usable = loaded is not None and threads == self.setting.threads and placed
+        usable = (
+            loaded is not None and (loaded.options.threads or 1) == self.setting.threads and placed
+        )
         detectors = [loaded] if usable else []
         detectors += [
             self.load(self.setting) for _ in range(self.setting.interpreters - len(detectors))
@@ -182,8 +183,7 @@ class InferencePool:
         """The inference cores while setting leaves the I/O core spare, else every core."""
         if self._cores is None:
             return None
-        spare = setting.threads * setting.interpreters <= len(self._cores.inference)
-        return self._cores.inference if spare else self._cores.all
+        return self._cores.inference_cpus(setting.threads * setting.interpreters)
 
     def _take(self) -> tuple[int, Prepared] | None:
         with self._dispatch:

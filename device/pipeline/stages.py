@@ -146,8 +146,7 @@ class Pipeline:
     def _place_io_threads(self, setting: InferenceSetting) -> None:
         cores = self.options.cores
         if cores is not None:
-            spare = setting.threads * setting.interpreters <= len(cores.inference)
-            IO_THREADS.move(cores.io if spare else cores.all)
+            IO_THREADS.move(cores.io_cpus(setting.threads * setting.interpreters))
 
     def _start_thread(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=self._guard(target), name=name, daemon=True)
